@@ -1,0 +1,494 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"testing"
+	"testing/iotest"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+)
+
+const (
+	flagMoreToCome     = uint32(1) << 1
+	flagExhaustAllowed = uint32(1) << 16
+)
+
+func marshal(t *testing.T, d any) []byte {
+	t.Helper()
+
+	b, err := bson.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	return b
+}
+
+// section is one OP_MSG section: kind 0 (body) or kind 1 (document sequence).
+type section struct {
+	kind byte
+	id   string   // kind 1 only
+	docs [][]byte // exactly one for kind 0
+}
+
+// buildMsg assembles an OP_MSG message; with checksumPresent in flags a valid CRC-32C is appended.
+func buildMsg(flags uint32, sections ...section) []byte {
+	msg := make([]byte, headerLen+4)
+	binary.LittleEndian.PutUint32(msg[4:8], 0x01020304)  // requestID
+	binary.LittleEndian.PutUint32(msg[8:12], 0x0a0b0c0d) // responseTo
+	binary.LittleEndian.PutUint32(msg[12:16], opCodeMsg) // opCode
+	binary.LittleEndian.PutUint32(msg[16:20], flags)     // flagBits
+
+	for _, s := range sections {
+		msg = append(msg, s.kind)
+
+		switch s.kind {
+		case 0:
+			msg = append(msg, s.docs[0]...)
+		case 1:
+			size := 4 + len(s.id) + 1
+			for _, d := range s.docs {
+				size += len(d)
+			}
+
+			msg = binary.LittleEndian.AppendUint32(msg, uint32(size))
+			msg = append(msg, s.id...)
+			msg = append(msg, 0)
+
+			for _, d := range s.docs {
+				msg = append(msg, d...)
+			}
+		}
+	}
+
+	if flags&flagChecksumPresent != 0 {
+		msg = append(msg, 0, 0, 0, 0) // placeholder, length must include it
+	}
+
+	binary.LittleEndian.PutUint32(msg[0:4], uint32(len(msg)))
+
+	if flags&flagChecksumPresent != 0 {
+		sum := crc32.Checksum(msg[:len(msg)-4], crc32.MakeTable(crc32.Castagnoli))
+		binary.LittleEndian.PutUint32(msg[len(msg)-4:], sum)
+	}
+
+	return msg
+}
+
+func body(doc []byte) section {
+	return section{kind: 0, docs: [][]byte{doc}}
+}
+
+var simple = bson.D{{Key: "locale", Value: "simple"}}
+
+// findCmd is a find command as Trino sends it, with the given collation (nil: none).
+func findCmd(collation any) bson.D {
+	d := bson.D{
+		{Key: "find", Value: "events"},
+		{Key: "filter", Value: bson.D{{Key: "level", Value: "error"}}},
+		{Key: "projection", Value: bson.D{{Key: "msg", Value: int32(1)}}},
+	}
+
+	if collation != nil {
+		d = append(d, bson.E{Key: "collation", Value: collation})
+	}
+
+	return append(d,
+		bson.E{Key: "limit", Value: int64(10)},
+		bson.E{Key: "$db", Value: "logbench"},
+	)
+}
+
+// assertUnchanged checks that msg passes through byte-identical.
+func assertUnchanged(t *testing.T, msg []byte) {
+	t.Helper()
+
+	orig := bytes.Clone(msg)
+
+	out, changed := rewriteMessage(msg)
+	if changed {
+		t.Fatal("message was changed")
+	}
+
+	if !bytes.Equal(out, orig) || !bytes.Equal(msg, orig) {
+		t.Fatal("message bytes differ")
+	}
+}
+
+func TestSimpleCollationDropped(t *testing.T) {
+	msg := buildMsg(0, body(marshal(t, findCmd(simple))))
+	orig := bytes.Clone(msg)
+
+	out, changed := rewriteMessage(msg)
+	if !changed {
+		t.Fatal("expected the message to be rewritten")
+	}
+
+	if !bytes.Equal(msg, orig) {
+		t.Fatal("input slice was modified")
+	}
+
+	// expected: the very same command without collation, element order preserved
+	want := buildMsg(0, body(marshal(t, findCmd(nil))))
+	if !bytes.Equal(out, want) {
+		t.Fatalf("unexpected rewrite:\n got %x\nwant %x", out, want)
+	}
+
+	if got := int(binary.LittleEndian.Uint32(out[0:4])); got != len(out) {
+		t.Fatalf("messageLength %d != %d", got, len(out))
+	}
+
+	if len(out) >= len(msg) {
+		t.Fatalf("rewritten message is not shorter: %d >= %d", len(out), len(msg))
+	}
+
+	// header fields other than the length are kept
+	if !bytes.Equal(out[4:20], msg[4:20]) {
+		t.Fatalf("requestID/responseTo/opCode/flags changed: %x -> %x", msg[4:20], out[4:20])
+	}
+}
+
+func TestSimpleCollationDroppedFromOtherCommands(t *testing.T) {
+	for name, cmd := range map[string]bson.D{
+		"aggregate": {
+			{Key: "aggregate", Value: "events"},
+			{Key: "pipeline", Value: bson.A{bson.D{{Key: "$match", Value: bson.D{}}}}},
+			{Key: "collation", Value: simple},
+			{Key: "cursor", Value: bson.D{}},
+			{Key: "$db", Value: "logbench"},
+		},
+		"count first key": {
+			{Key: "collation", Value: simple},
+			{Key: "count", Value: "events"},
+			{Key: "$db", Value: "logbench"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, changed := rewriteMessage(buildMsg(0, body(marshal(t, cmd))))
+			if !changed {
+				t.Fatal("expected the message to be rewritten")
+			}
+
+			var want bson.D
+
+			for _, e := range cmd {
+				if e.Key != "collation" {
+					want = append(want, e)
+				}
+			}
+
+			if !bytes.Equal(out, buildMsg(0, body(marshal(t, want)))) {
+				t.Fatal("unexpected rewrite")
+			}
+		})
+	}
+}
+
+func TestOtherCollationsKept(t *testing.T) {
+	for name, coll := range map[string]any{
+		"en":                bson.D{{Key: "locale", Value: "en"}},
+		"simple strength 2": bson.D{{Key: "locale", Value: "simple"}, {Key: "strength", Value: int32(2)}},
+		"strength simple":   bson.D{{Key: "strength", Value: int32(1)}, {Key: "locale", Value: "simple"}},
+		"SIMPLE":            bson.D{{Key: "locale", Value: "SIMPLE"}},
+		"simple with space": bson.D{{Key: "locale", Value: "simple "}},
+		"empty document":    bson.D{},
+		"locale not string": bson.D{{Key: "locale", Value: int32(1)}},
+		"other key":         bson.D{{Key: "Locale", Value: "simple"}},
+		"string":            "simple",
+		"null":              primitive.Null{},
+		"array":             bson.A{bson.D{{Key: "locale", Value: "simple"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertUnchanged(t, buildMsg(0, body(marshal(t, findCmd(coll)))))
+		})
+	}
+}
+
+func TestDuplicateCollationFields(t *testing.T) {
+	// both simple: both removed
+	cmd := bson.D{
+		{Key: "find", Value: "events"},
+		{Key: "collation", Value: simple},
+		{Key: "collation", Value: simple},
+		{Key: "$db", Value: "logbench"},
+	}
+
+	out, changed := rewriteMessage(buildMsg(0, body(marshal(t, cmd))))
+	if !changed {
+		t.Fatal("expected the message to be rewritten")
+	}
+
+	want := bson.D{{Key: "find", Value: "events"}, {Key: "$db", Value: "logbench"}}
+	if !bytes.Equal(out, buildMsg(0, body(marshal(t, want)))) {
+		t.Fatal("unexpected rewrite")
+	}
+
+	// one of them is not simple: leave everything for FerretDB to reject
+	cmd[2].Value = bson.D{{Key: "locale", Value: "en"}}
+	assertUnchanged(t, buildMsg(0, body(marshal(t, cmd))))
+}
+
+func TestNoCollationByteIdentical(t *testing.T) {
+	for name, cmd := range map[string]bson.D{
+		"find":  findCmd(nil),
+		"hello": {{Key: "hello", Value: int32(1)}, {Key: "$db", Value: "admin"}},
+		"nested collation in pipeline": {
+			{Key: "aggregate", Value: "events"},
+			{Key: "pipeline", Value: bson.A{bson.D{{Key: "$match", Value: bson.D{{Key: "collation", Value: simple}}}}}},
+			{Key: "$db", Value: "logbench"},
+		},
+		"collation inside inline documents": {
+			{Key: "insert", Value: "events"},
+			{Key: "documents", Value: bson.A{bson.D{{Key: "collation", Value: simple}}}},
+			{Key: "$db", Value: "logbench"},
+		},
+		"createIndexes with index collation": {
+			{Key: "createIndexes", Value: "events"},
+			{Key: "indexes", Value: bson.A{bson.D{
+				{Key: "key", Value: bson.D{{Key: "a", Value: int32(1)}}},
+				{Key: "name", Value: "a_1"},
+				{Key: "collation", Value: simple},
+			}}},
+			{Key: "$db", Value: "logbench"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			msg := buildMsg(0, body(marshal(t, cmd)))
+
+			out, changed := rewriteMessage(msg)
+			if changed || &out[0] != &msg[0] || !bytes.Equal(out, msg) {
+				t.Fatal("message without top-level collation must be passed through as is")
+			}
+		})
+	}
+}
+
+func TestChecksumFlag(t *testing.T) {
+	t.Run("dropped when rewriting", func(t *testing.T) {
+		flags := flagChecksumPresent | flagExhaustAllowed
+		msg := buildMsg(flags, body(marshal(t, findCmd(simple))))
+
+		out, changed := rewriteMessage(msg)
+		if !changed {
+			t.Fatal("expected the message to be rewritten")
+		}
+
+		// same as a message built without checksum, other flag bits kept
+		want := buildMsg(flagExhaustAllowed, body(marshal(t, findCmd(nil))))
+		if !bytes.Equal(out, want) {
+			t.Fatalf("unexpected rewrite:\n got %x\nwant %x", out, want)
+		}
+
+		if got := binary.LittleEndian.Uint32(out[16:20]); got != flagExhaustAllowed {
+			t.Fatalf("flagBits = %#x, want %#x", got, flagExhaustAllowed)
+		}
+	})
+
+	t.Run("kept when not rewriting", func(t *testing.T) {
+		for _, coll := range []any{nil, bson.D{{Key: "locale", Value: "en"}}} {
+			assertUnchanged(t, buildMsg(flagChecksumPresent, body(marshal(t, findCmd(coll)))))
+		}
+	})
+
+	t.Run("moreToCome kept", func(t *testing.T) {
+		msg := buildMsg(flagChecksumPresent|flagMoreToCome, body(marshal(t, findCmd(simple))))
+
+		out, changed := rewriteMessage(msg)
+		if !changed {
+			t.Fatal("expected the message to be rewritten")
+		}
+
+		if got := binary.LittleEndian.Uint32(out[16:20]); got != flagMoreToCome {
+			t.Fatalf("flagBits = %#x, want %#x", got, flagMoreToCome)
+		}
+	})
+
+	t.Run("checksum bit set but message too short", func(t *testing.T) {
+		msg := buildMsg(0, body(marshal(t, bson.D{})))
+		binary.LittleEndian.PutUint32(msg[16:20], flagChecksumPresent)
+		assertUnchanged(t, msg)
+	})
+}
+
+func TestMultiSectionPreserved(t *testing.T) {
+	docs := [][]byte{
+		marshal(t, bson.D{{Key: "_id", Value: int32(1)}, {Key: "msg", Value: "a"}}),
+		// a "collation" field inside a document being inserted is data, never touched
+		marshal(t, bson.D{{Key: "_id", Value: int32(2)}, {Key: "collation", Value: simple}}),
+	}
+
+	cmdWith := bson.D{
+		{Key: "insert", Value: "events"},
+		{Key: "ordered", Value: false},
+		{Key: "collation", Value: simple},
+		{Key: "$db", Value: "logbench"},
+	}
+	cmdWithout := bson.D{cmdWith[0], cmdWith[1], cmdWith[3]}
+
+	seqA := section{kind: 1, id: "documents", docs: docs}
+	seqB := section{kind: 1, id: "updates", docs: docs[:1]}
+
+	for name, tc := range map[string]struct {
+		flags uint32
+		in    []section
+		want  []section
+	}{
+		"body first": {
+			in:   []section{body(marshal(t, cmdWith)), seqA},
+			want: []section{body(marshal(t, cmdWithout)), seqA},
+		},
+		"sequence first": {
+			in:   []section{seqA, body(marshal(t, cmdWith))},
+			want: []section{seqA, body(marshal(t, cmdWithout))},
+		},
+		"two sequences around body with checksum": {
+			flags: flagChecksumPresent,
+			in:    []section{seqA, body(marshal(t, cmdWith)), seqB},
+			want:  []section{seqA, body(marshal(t, cmdWithout)), seqB},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, changed := rewriteMessage(buildMsg(tc.flags, tc.in...))
+			if !changed {
+				t.Fatal("expected the message to be rewritten")
+			}
+
+			want := buildMsg(0, tc.want...)
+			if !bytes.Equal(out, want) {
+				t.Fatalf("unexpected rewrite:\n got %x\nwant %x", out, want)
+			}
+		})
+	}
+
+	t.Run("no collation: byte-identical", func(t *testing.T) {
+		assertUnchanged(t, buildMsg(0, body(marshal(t, cmdWithout)), seqA))
+		assertUnchanged(t, buildMsg(flagChecksumPresent, seqA, body(marshal(t, cmdWithout)), seqB))
+	})
+
+	t.Run("empty sequence", func(t *testing.T) {
+		out, changed := rewriteMessage(buildMsg(0, body(marshal(t, cmdWith)), section{kind: 1, id: "documents"}))
+		if !changed || !bytes.Equal(out, buildMsg(0, body(marshal(t, cmdWithout)), section{kind: 1, id: "documents"})) {
+			t.Fatal("unexpected rewrite")
+		}
+	})
+}
+
+func TestOtherOpcodesUntouched(t *testing.T) {
+	doc := marshal(t, findCmd(simple))
+
+	// OP_QUERY: flags, fullCollectionName, numberToSkip, numberToReturn, query
+	query := make([]byte, headerLen)
+	binary.LittleEndian.PutUint32(query[12:16], 2004)
+	query = binary.LittleEndian.AppendUint32(query, 0)
+	query = append(query, "logbench.$cmd\x00"...)
+	query = binary.LittleEndian.AppendUint32(query, 0)
+	query = binary.LittleEndian.AppendUint32(query, 1)
+	query = append(query, doc...)
+	binary.LittleEndian.PutUint32(query[0:4], uint32(len(query)))
+	assertUnchanged(t, query)
+
+	// OP_COMPRESSED wrapping an OP_MSG with "noop" compressor: still untouched
+	inner := buildMsg(0, body(doc))
+	comp := make([]byte, headerLen)
+	binary.LittleEndian.PutUint32(comp[12:16], 2012)
+	comp = binary.LittleEndian.AppendUint32(comp, opCodeMsg)
+	comp = binary.LittleEndian.AppendUint32(comp, uint32(len(inner)-headerLen))
+	comp = append(comp, 0) // compressorId: noop
+	comp = append(comp, inner[headerLen:]...)
+	binary.LittleEndian.PutUint32(comp[0:4], uint32(len(comp)))
+	assertUnchanged(t, comp)
+}
+
+func TestMalformedUntouched(t *testing.T) {
+	good := buildMsg(0, body(marshal(t, findCmd(simple))))
+
+	mutate := func(f func(m []byte) []byte) []byte {
+		return f(bytes.Clone(good))
+	}
+
+	for name, msg := range map[string][]byte{
+		"empty":           {},
+		"header only":     good[:headerLen],
+		"length mismatch": mutate(func(m []byte) []byte { return m[:len(m)-1] }),
+		"section kind 2": mutate(func(m []byte) []byte {
+			m[headerLen+4] = 2
+			return m
+		}),
+		"body length too large": mutate(func(m []byte) []byte {
+			binary.LittleEndian.PutUint32(m[headerLen+5:], uint32(len(m)))
+			return m
+		}),
+		"body length too small": mutate(func(m []byte) []byte {
+			binary.LittleEndian.PutUint32(m[headerLen+5:], 4)
+			return m
+		}),
+		"two bodies": buildMsg(0, body(marshal(t, findCmd(simple))), body(marshal(t, findCmd(simple)))),
+		"no body":    buildMsg(0, section{kind: 1, id: "documents", docs: [][]byte{marshal(t, findCmd(simple))}}),
+		"truncated sequence": func() []byte {
+			m := buildMsg(0, body(marshal(t, findCmd(simple))), section{kind: 1, id: "documents"})
+			binary.LittleEndian.PutUint32(m[len(m)-len("documents")-1-4:], 100)
+			return m
+		}(),
+		"invalid BSON inside body": mutate(func(m []byte) []byte {
+			m[len(m)-1] = 1 // document terminator
+			return m
+		}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertUnchanged(t, msg)
+		})
+	}
+}
+
+func TestForwardClientMessages(t *testing.T) {
+	msgs := [][]byte{
+		buildMsg(0, body(marshal(t, bson.D{{Key: "hello", Value: int32(1)}, {Key: "$db", Value: "admin"}}))),
+		buildMsg(flagChecksumPresent, body(marshal(t, findCmd(simple)))),
+		buildMsg(0, body(marshal(t, findCmd(bson.D{{Key: "locale", Value: "en"}})))),
+		buildMsg(0, body(marshal(t, bson.D{{Key: "insert", Value: "events"}, {Key: "$db", Value: "x"}})),
+			section{kind: 1, id: "documents", docs: [][]byte{marshal(t, bson.D{{Key: "_id", Value: int32(1)}})}}),
+	}
+
+	var in, want bytes.Buffer
+
+	for _, m := range msgs {
+		in.Write(m)
+
+		out, _ := rewriteMessage(m)
+		want.Write(out)
+	}
+
+	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+
+	var got bytes.Buffer
+
+	// one byte at a time: messages split across reads must be reassembled
+	err := p.forwardClientMessages(&got, iotest.OneByteReader(bytes.NewReader(in.Bytes())))
+	if err != io.EOF {
+		t.Fatalf("expected io.EOF at the end, got %v", err)
+	}
+
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatal("forwarded stream differs")
+	}
+
+	if bytes.Equal(got.Bytes(), in.Bytes()) {
+		t.Fatal("expected the simple collation to be dropped from the stream")
+	}
+}
+
+func TestReadMessageRejectsBadLength(t *testing.T) {
+	for _, n := range []uint32{0, 15, maxMessageLen + 1, 0xffffffff} {
+		hdr := make([]byte, headerLen)
+		binary.LittleEndian.PutUint32(hdr, n)
+
+		if _, err := readMessage(bytes.NewReader(hdr)); err == nil {
+			t.Fatalf("length %d: expected an error", n)
+		}
+	}
+}

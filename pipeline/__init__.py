@@ -1,0 +1,1 @@
+"""The log-analytics workbench: settings, local stack, pipeline steps and analysis helpers."""

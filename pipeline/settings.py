@@ -1,0 +1,196 @@
+"""One typed settings object for every part of the workbench.
+
+Every endpoint, name, port and credential is defined here once. Values come, in order of
+precedence, from keyword arguments, environment variables (prefix ``WB_``, e.g.
+``WB_POSTGRES_PORT=5433``), an untracked ``.env`` file in the working directory, and the defaults
+below. Two profiles exist: ``local`` (the default: the servers of ``python -m pipeline stack``) and
+``aws`` (the real services; endpoints come from the AWS credential chain and Secrets Manager).
+
+Nothing secret has a default: the local PostgreSQL password is generated on the first
+``stack up`` and kept in ``var/secrets/`` (untracked), unless ``WB_POSTGRES_PASSWORD`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "log-workbench"
+
+
+class Settings(BaseSettings):
+    """Settings shared by the stack, the pipeline steps, the notebooks and the tests."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WB_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    profile: Literal["local", "aws"] = "local"
+
+    # --- where things live -------------------------------------------------------------------
+    var_dir: Path = Field(default=PROJECT_ROOT / "var", description="logs, pids, data of the local stack")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="downloads and builds shared by every checkout (Trino, jars, FerretDB)",
+    )
+
+    # --- the local stack ---------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    kinesis_port: int = Field(default=4566, ge=1, le=65535)
+    mongo_port: int = Field(default=27017, ge=1, le=65535)
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    trino_port: int = Field(default=8080, ge=1, le=65535)
+    startup_timeout_s: float = Field(default=120.0, gt=0)
+
+    trino_version: str = "476"
+    trino_java_home: Path = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+    trino_heap: str = "2G"
+    flink_java_home: Path | None = Field(
+        default=None, description="JDK 11/17 for PyFlink; default: JAVA_HOME or the java on PATH"
+    )
+    postgres_bin_dir: Path = Path("/usr/lib/postgresql/15/bin")
+
+    # --- AWS (and its local stand-in) --------------------------------------------------------
+    region: str = "us-east-1"
+    stream_name: str = "log-stream"
+    shard_count: int = Field(default=2, ge=1)
+    aws_endpoint_url: str | None = Field(
+        default=None, description="set for the local profile; None on AWS (boto3 picks the real endpoint)"
+    )
+
+    # --- MongoDB (raw logs) ------------------------------------------------------------------
+    mongodb_uri: SecretStr | None = Field(
+        default=None,
+        validation_alias="MONGODB_URI",
+        description="a real MongoDB/Atlas URI; default: the local FerretDB",
+    )
+    mongodb_database: str = "logs"
+    raw_collection: str = "raw_logs"
+    quarantine_collection: str = "quarantine"
+
+    # --- PostgreSQL (aggregates) -------------------------------------------------------------
+    postgres_host: str | None = Field(default=None, description="default: the local stack's host")
+    postgres_database: str = "analytics"
+    postgres_user: str = "workbench"
+    postgres_password: SecretStr | None = None
+
+    # --- Trino -------------------------------------------------------------------------------
+    trino_host: str | None = None
+    trino_user: str = "workbench"
+
+    @field_validator("var_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # ------------------------------------------------------------------------------------------
+    # Derived values: computed from the fields above, never written a second time.
+    # ------------------------------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return self.profile == "local"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
+
+    @property
+    def kinesis_endpoint(self) -> str | None:
+        if self.aws_endpoint_url:
+            return self.aws_endpoint_url
+        return f"http://{self.host}:{self.kinesis_port}" if self.is_local else None
+
+    @property
+    def mongo_uri(self) -> str:
+        if self.mongodb_uri is not None:
+            return self.mongodb_uri.get_secret_value()
+        if not self.is_local:
+            raise RuntimeError("profile aws needs MONGODB_URI (or the Secrets Manager secret) to be set")
+        return f"mongodb://{self.host}:{self.mongo_port}/"
+
+    @property
+    def pg_host(self) -> str:
+        return self.postgres_host or self.host
+
+    @cached_property
+    def pg_password(self) -> str:
+        """The PostgreSQL password: from the environment/.env, else the local generated one."""
+        if self.postgres_password is not None:
+            return self.postgres_password.get_secret_value()
+        if not self.is_local:
+            raise RuntimeError("profile aws needs WB_POSTGRES_PASSWORD (or the Secrets Manager secret)")
+        return local_secret(self.secrets_dir / "postgres_password")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return (
+            f"postgresql+psycopg2://{self.postgres_user}:{self.pg_password}"
+            f"@{self.pg_host}:{self.postgres_port}/{self.postgres_database}"
+        )
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.pg_host}:{self.postgres_port}/{self.postgres_database}"
+
+    def psycopg2_kwargs(self) -> dict[str, object]:
+        return {
+            "host": self.pg_host,
+            "port": self.postgres_port,
+            "dbname": self.postgres_database,
+            "user": self.postgres_user,
+            "password": self.pg_password,
+            "connect_timeout": 5,
+        }
+
+    @property
+    def trino_url(self) -> str:
+        return f"http://{self.trino_host or self.host}:{self.trino_port}"
+
+    def boto3_kwargs(self) -> dict[str, object]:
+        """Arguments for ``boto3.client(...)``: the local endpoint and dummy keys, or AWS's chain."""
+        kwargs: dict[str, object] = {"region_name": self.region}
+        if self.kinesis_endpoint:
+            kwargs["endpoint_url"] = self.kinesis_endpoint
+            # moto accepts any key; give boto3 some so it never looks for real ones.
+            kwargs["aws_access_key_id"] = os.environ.get("AWS_ACCESS_KEY_ID", "local")
+            kwargs["aws_secret_access_key"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "local")
+        return kwargs
+
+
+def local_secret(path: Path) -> str:
+    """Read a generated local secret, creating it (mode 600) on first use."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def get_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The local stack: real servers standing in for each cloud service, managed as one unit."""

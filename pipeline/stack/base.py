@@ -1,0 +1,202 @@
+"""What every server of the local stack has in common: a background process, a log, a pid file.
+
+Each server is a separate process started in its own session (so a dying notebook kernel or a
+Ctrl-C in the shell does not take it along), with its output in ``var/log/<name>.log`` and its pid
+in ``var/run/<name>.pid``. The pid file also records the process start time, so ``down`` never
+signals a process that merely reused the pid of one we started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from pipeline.settings import Settings
+
+
+class StackError(RuntimeError):
+    """A problem the user can fix: says what is wrong and what to do."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    stands_in_for: str
+    address: str
+    state: str  # "up", "down", "failed"
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "up"
+
+
+def port_owner(host: str, port: int) -> str | None:
+    """Describe the process listening on host:port, or None when the port is free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            pass
+        else:
+            return None
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                proc = psutil.Process(conn.pid)
+                return f"pid {conn.pid} ({' '.join(proc.cmdline()[:3])[:120]})"
+    except (psutil.Error, OSError):
+        pass
+    return "another program"
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 16_384))
+        text = handle.read().decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class Service(ABC):
+    """One server of the local stack."""
+
+    name: str
+    stands_in_for: str
+    port_setting: str  # name of the Settings field holding its port
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # --- identity ------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return int(getattr(self.settings, self.port_setting))
+
+    @property
+    def address(self) -> str:
+        return f"{self.settings.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.log_dir / f"{self.name}.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.settings.run_dir / f"{self.name}.pid"
+
+    def note(self) -> str:
+        return ""
+
+    # --- to implement --------------------------------------------------------------------------
+    def check_prerequisites(self) -> None:
+        """Raise StackError naming what is missing (a JDK, Go, ...) and how to get it."""
+
+    @abstractmethod
+    def install(self) -> None:
+        """Make the server runnable: download or build what is missing. Idempotent, cached."""
+
+    @abstractmethod
+    def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
+        """The command line, extra environment and working directory of the server process."""
+
+    @abstractmethod
+    def ready(self) -> bool:
+        """True when the server answers a real request (not merely an open port)."""
+
+    def provision(self) -> None:
+        """Create what the workbench expects to find (stream, database, role). Idempotent."""
+
+    def prepare(self) -> None:
+        """Write config files and data folders just before start."""
+
+    # --- process handling ----------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The pid of the process this stack started, if it is still that process."""
+        try:
+            record = json.loads(self.pid_path.read_text(encoding="utf-8"))
+            proc = psutil.Process(int(record["pid"]))
+            if abs(proc.create_time() - float(record["started"])) > 1.0 or not proc.is_running():
+                return None
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return proc.pid
+        except (OSError, ValueError, KeyError, psutil.Error):
+            return None
+
+    def start(self) -> None:
+        self.prepare()
+        argv, extra_env, cwd = self.command()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **extra_env}
+        with self.log_path.open("ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started = psutil.Process(proc.pid).create_time()
+        self.pid_path.write_text(json.dumps({"pid": proc.pid, "started": started}), encoding="utf-8")
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def stop(self, timeout_s: float = 20.0) -> bool:
+        """Stop the process this stack started; True if there was one."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_path.unlink(missing_ok=True)
+            return False
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            psutil.Process(pid).wait(timeout=timeout_s)
+        except psutil.TimeoutExpired:
+            os.killpg(pid, signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+        self.pid_path.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> ServiceStatus:
+        try:
+            is_ready = self.ready()
+        except Exception:  # noqa: BLE001 - any failure to answer means "down"
+            is_ready = False
+        if is_ready:
+            note = self.note()
+            if not self.running():
+                note = "; ".join(filter(None, ["not started by this stack", note]))
+            return ServiceStatus(self.name, self.stands_in_for, self.address, "up", note)
+        if self.running():
+            return ServiceStatus(self.name, self.stands_in_for, self.address, "down",
+                                 f"process alive but not answering; see {self.log_path}")
+        return ServiceStatus(self.name, self.stands_in_for, self.address, "down", "not running")

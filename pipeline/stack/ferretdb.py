@@ -1,0 +1,72 @@
+"""MongoDB Atlas, played by FerretDB v1 (MongoDB wire protocol) with a SQLite backend.
+
+No MongoDB server is published in the registries this project may use, so FerretDB is built from
+its Go module (``env/ferretdb``), together with a small wire proxy that drops exactly
+``collation: {locale: "simple"}`` (Trino sends it on every find; FerretDB v1 refuses any collation;
+"simple" is the binary comparison FerretDB does anyway). The binary is cached under the hash of its
+sources, so it is rebuilt only when they change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from pipeline.settings import PROJECT_ROOT
+from pipeline.stack.base import Service, StackError
+from pipeline.stack.install import run_logged, tree_digest
+
+SOURCE_DIR = PROJECT_ROOT / "env" / "ferretdb"
+
+
+class FerretDBService(Service):
+    name = "mongodb"
+    stands_in_for = "MongoDB Atlas (FerretDB v1, SQLite backend)"
+    port_setting = "mongo_port"
+
+    @property
+    def binary(self) -> Path:
+        digest = tree_digest(SOURCE_DIR, ("go.mod", "go.sum", "*.go"))
+        return self.settings.cache_dir / "bin" / f"ferretdb-local-{digest}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.var_dir / "ferretdb"
+
+    def note(self) -> str:
+        if self.settings.mongodb_uri is not None:
+            return "MONGODB_URI is set: the pipeline uses that server, not this one"
+        return f"data in {self.data_dir}"
+
+    def check_prerequisites(self) -> None:
+        if not self.binary.exists() and shutil.which("go") is None:
+            raise StackError("Go is needed to build FerretDB (env/ferretdb) and 'go' is not on PATH",
+                             "install Go 1.22 or newer (Debian: apt-get install golang) and run again")
+
+    def install(self) -> None:
+        if self.binary.exists():
+            return
+        print("  building FerretDB from its Go module (first time only) ...", flush=True)
+        self.binary.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.binary.with_suffix(".tmp")
+        run_logged(["go", "build", "-trimpath", "-o", str(tmp), "."], self.settings.log_dir / "install.log",
+                   "building FerretDB", "check that the Go module proxy is reachable (GOPROXY), then run again",
+                   cwd=SOURCE_DIR, env={**os.environ, "CGO_ENABLED": "0"})
+        tmp.rename(self.binary)
+
+    def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [str(self.binary), f"--listen-addr={self.address}", f"--sqlite-dir={self.data_dir}"]
+        return argv, {}, self.settings.var_dir
+
+    def ready(self) -> bool:
+        client: MongoClient = MongoClient(f"mongodb://{self.address}/", serverSelectionTimeoutMS=1000,
+                                          connectTimeoutMS=1000)
+        try:
+            return bool(client.admin.command("ping").get("ok"))
+        finally:
+            client.close()

@@ -1,0 +1,48 @@
+"""Kinesis (and the AWS control plane the notebooks deploy to) served by moto in server mode."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+from pipeline.stack.base import Service
+
+
+class MotoService(Service):
+    name = "kinesis"
+    stands_in_for = "Kinesis, IAM, Lambda, S3, SQS, kinesisanalyticsv2 (moto)"
+    port_setting = "kinesis_port"
+
+    def note(self) -> str:
+        return "in memory: streams and records are lost on down"
+
+    def install(self) -> None:
+        """moto is a Python package of the project's environment: nothing to fetch."""
+
+    def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
+        argv = [sys.executable, "-m", "moto.server", "-H", self.settings.host, "-p", str(self.port)]
+        return argv, {}, self.settings.var_dir
+
+    def _kinesis(self):  # noqa: ANN202 - boto3 clients have no importable type
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1})
+        return boto3.client("kinesis", config=config, **self.settings.boto3_kwargs())
+
+    def ready(self) -> bool:
+        self._kinesis().list_streams(Limit=1)
+        return True
+
+    def provision(self) -> None:
+        """Create the stream the pipeline writes to; moto forgets it on every restart."""
+        client = self._kinesis()
+        name = self.settings.stream_name
+        if name not in client.list_streams()["StreamNames"]:
+            client.create_stream(StreamName=name, ShardCount=self.settings.shard_count)
+        for _ in range(50):
+            if client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
+                return
+            time.sleep(0.1)
