@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     flink_java_home: Path | None = Field(
         default=None, description="JDK 11/17 for PyFlink; default: JAVA_HOME or the java on PATH"
     )
+    flink_heap: str = "768m"
     postgres_bin_dir: Path = Path("/usr/lib/postgresql/15/bin")
 
     # --- AWS (and its local stand-in) --------------------------------------------------------

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -136,6 +137,9 @@ type server struct {
 
 	cancelFerret context.CancelFunc
 	ferretDone   chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // start binds the public listener, starts embedded FerretDB, checks that it answers,
@@ -242,7 +246,14 @@ func (s *server) Addr() net.Addr {
 
 // Shutdown stops accepting clients, closes proxied connections, stops FerretDB
 // (which closes the SQLite databases) and removes the temporary socket directory.
+// Calls after the first one return the first call's result.
 func (s *server) Shutdown(timeout time.Duration) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(timeout) })
+
+	return s.shutdownErr
+}
+
+func (s *server) shutdown(timeout time.Duration) error {
 	_ = s.ln.Close()
 	s.proxy.closeAll()
 

@@ -24,6 +24,9 @@ const (
 	// OP_MSG flagBits bit 0: a CRC-32C checksum follows the last section.
 	flagChecksumPresent = uint32(1) << 0
 
+	// OP_MSG flagBits bit 1: the sender will not wait for a reply (unacknowledged writes).
+	flagMoreToCome = uint32(1) << 1
+
 	// maxMessageLen bounds a single client message the proxy is willing to buffer.
 	// MongoDB's (and FerretDB's advertised) maxMessageSizeBytes is 48,000,000;
 	// anything larger is a protocol error on the client's side.
@@ -322,18 +325,24 @@ func (p *proxy) handle(client net.Conn) {
 
 	p.l.Debug("client connected", slog.String("client", remote))
 
+	var pending moreToComeSet
+
 	done := make(chan struct{})
 
-	// server -> client: replies are forwarded untouched
+	// server -> client: replies are forwarded untouched, except replies to moreToCome requests
 	go func() {
 		defer close(done)
 
-		_, _ = io.Copy(client, backend)
+		if err := p.forwardServerMessages(client, backend, &pending); err != nil &&
+			!errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			p.l.Debug("server side ended", slog.String("client", remote), slog.Any("error", err))
+		}
+
 		_ = client.Close()
 	}()
 
 	// client -> server: message by message, rewriting where needed
-	err = p.forwardClientMessages(backend, client)
+	err = p.forwardClientMessages(backend, client, &pending)
 
 	_ = backend.Close()
 	<-done
@@ -346,7 +355,9 @@ func (p *proxy) handle(client net.Conn) {
 	p.l.Debug("client disconnected", slog.String("client", remote))
 }
 
-func (p *proxy) forwardClientMessages(dst io.Writer, src io.Reader) error {
+// forwardClientMessages copies client messages to dst, rewriting them with rewriteMessage,
+// and records the request IDs of OP_MSG requests that carry the moreToCome flag in pending.
+func (p *proxy) forwardClientMessages(dst io.Writer, src io.Reader, pending *moreToComeSet) error {
 	br := bufio.NewReaderSize(src, 64<<10)
 
 	for {
@@ -364,10 +375,87 @@ func (p *proxy) forwardClientMessages(dst io.Writer, src io.Reader) error {
 			p.l.Debug("dropped collation {locale: \"simple\"} from command", slog.Int("before", len(msg)), slog.Int("after", len(out)))
 		}
 
+		// register before writing: the reply may arrive before Write returns
+		if id, ok := moreToComeRequestID(out); ok {
+			pending.add(id)
+		}
+
 		if _, err = dst.Write(out); err != nil {
 			return err
 		}
 	}
+}
+
+// forwardServerMessages copies server replies to dst, message by message.
+//
+// FerretDB v1 ignores the OP_MSG moreToCome flag on requests (used by drivers for
+// unacknowledged, w=0, writes) and replies anyway; the client does not read that reply, so the
+// next command on the connection would get it instead of its own (pymongo: "ProtocolError:
+// Got response id X but expected Y"). Replies to requests recorded in pending are dropped.
+func (p *proxy) forwardServerMessages(dst io.Writer, src io.Reader, pending *moreToComeSet) error {
+	br := bufio.NewReaderSize(src, 64<<10)
+
+	for {
+		msg, err := readMessage(br)
+		if err != nil {
+			return err
+		}
+
+		responseTo := int32(binary.LittleEndian.Uint32(msg[8:12]))
+		if pending.take(responseTo) {
+			p.l.Debug("dropped reply to a moreToCome request", slog.Int("response_to", int(responseTo)))
+			continue
+		}
+
+		if _, err = dst.Write(msg); err != nil {
+			return err
+		}
+	}
+}
+
+// moreToComeRequestID returns the request ID of an OP_MSG message with the moreToCome flag set
+// (the sender expects no reply).
+func moreToComeRequestID(msg []byte) (int32, bool) {
+	if len(msg) < headerLen+4 || int32(binary.LittleEndian.Uint32(msg[12:16])) != opCodeMsg {
+		return 0, false
+	}
+
+	if binary.LittleEndian.Uint32(msg[16:20])&flagMoreToCome == 0 {
+		return 0, false
+	}
+
+	return int32(binary.LittleEndian.Uint32(msg[4:8])), true
+}
+
+// moreToComeSet holds the request IDs of one connection's requests that expect no reply.
+type moreToComeSet struct {
+	mu  sync.Mutex
+	ids map[int32]struct{}
+}
+
+func (s *moreToComeSet) add(id int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if s.ids == nil {
+		s.ids = make(map[int32]struct{})
+	}
+
+	s.ids[id] = struct{}{}
+}
+
+// take removes id and reports whether it was there.
+func (s *moreToComeSet) take(id int32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	if _, ok := s.ids[id]; !ok {
+		return false
+	}
+
+	delete(s.ids, id)
+
+	return true
 }
 
 // newOpMsg builds an OP_MSG message with a single body section.

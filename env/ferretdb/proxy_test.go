@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"testing/iotest"
 
@@ -13,10 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/bson/primitive"
 )
 
-const (
-	flagMoreToCome     = uint32(1) << 1
-	flagExhaustAllowed = uint32(1) << 16
-)
+const flagExhaustAllowed = uint32(1) << 16
 
 func marshal(t *testing.T, d any) []byte {
 	t.Helper()
@@ -468,7 +466,7 @@ func TestForwardClientMessages(t *testing.T) {
 	var got bytes.Buffer
 
 	// one byte at a time: messages split across reads must be reassembled
-	err := p.forwardClientMessages(&got, iotest.OneByteReader(bytes.NewReader(in.Bytes())))
+	err := p.forwardClientMessages(&got, iotest.OneByteReader(bytes.NewReader(in.Bytes())), new(moreToComeSet))
 	if err != io.EOF {
 		t.Fatalf("expected io.EOF at the end, got %v", err)
 	}
@@ -490,5 +488,114 @@ func TestReadMessageRejectsBadLength(t *testing.T) {
 		if _, err := readMessage(bytes.NewReader(hdr)); err == nil {
 			t.Fatalf("length %d: expected an error", n)
 		}
+	}
+}
+
+func FuzzRewriteMessage(f *testing.F) {
+	doc := func(d bson.D) []byte {
+		b, err := bson.Marshal(d)
+		if err != nil {
+			f.Fatal(err)
+		}
+
+		return b
+	}
+
+	f.Add(buildMsg(0, body(doc(findCmd(simple)))))
+	f.Add(buildMsg(flagChecksumPresent, body(doc(findCmd(simple)))))
+	f.Add(buildMsg(0, body(doc(findCmd(bson.D{{Key: "locale", Value: "en"}})))))
+	f.Add(buildMsg(0, section{kind: 1, id: "documents", docs: [][]byte{doc(findCmd(nil))}}, body(doc(findCmd(simple)))))
+
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		orig := bytes.Clone(msg)
+
+		out, changed := rewriteMessage(msg)
+
+		if !bytes.Equal(msg, orig) {
+			t.Fatal("input modified")
+		}
+
+		if !changed {
+			if !bytes.Equal(out, msg) {
+				t.Fatal("unchanged message differs")
+			}
+
+			return
+		}
+
+		if int(binary.LittleEndian.Uint32(out[0:4])) != len(out) || len(out) >= len(msg) {
+			t.Fatalf("bad length in rewritten message")
+		}
+
+		if binary.LittleEndian.Uint32(out[16:20])&flagChecksumPresent != 0 {
+			t.Fatal("checksum flag still set")
+		}
+
+		if _, again := rewriteMessage(out); again {
+			t.Fatal("rewrite is not idempotent")
+		}
+	})
+}
+
+// withIDs sets requestID and responseTo of msg.
+func withIDs(msg []byte, requestID, responseTo int32) []byte {
+	binary.LittleEndian.PutUint32(msg[4:8], uint32(requestID))
+	binary.LittleEndian.PutUint32(msg[8:12], uint32(responseTo))
+
+	return msg
+}
+
+func TestRepliesToMoreToComeDropped(t *testing.T) {
+	insert := marshal(t, bson.D{{Key: "insert", Value: "events"}, {Key: "$db", Value: "x"}})
+	find := marshal(t, findCmd(nil))
+	reply := marshal(t, bson.D{{Key: "ok", Value: 1.0}})
+
+	// client: acknowledged find (10), w=0 insert (11, moreToCome), find (12)
+	var in bytes.Buffer
+
+	in.Write(withIDs(buildMsg(0, body(find)), 10, 0))
+	in.Write(withIDs(buildMsg(flagMoreToCome, body(insert)), 11, 0))
+	in.Write(withIDs(buildMsg(flagChecksumPresent|flagMoreToCome, body(insert)), 13, 0))
+	in.Write(withIDs(buildMsg(0, body(find)), 12, 0))
+
+	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+
+	var pending moreToComeSet
+
+	sent := bytes.Clone(in.Bytes())
+
+	var toServer bytes.Buffer
+	if err := p.forwardClientMessages(&toServer, &in, &pending); err != io.EOF {
+		t.Fatal(err)
+	}
+
+	if !bytes.Equal(toServer.Bytes(), sent) {
+		t.Fatal("requests must be forwarded unchanged")
+	}
+
+	// FerretDB replies to every request, including the moreToCome ones
+	r10 := withIDs(buildMsg(0, body(reply)), 1, 10)
+	r11 := withIDs(buildMsg(0, body(reply)), 2, 11)
+	r13 := withIDs(buildMsg(0, body(reply)), 3, 13)
+	r12 := withIDs(buildMsg(0, body(reply)), 4, 12)
+	r11again := withIDs(buildMsg(0, body(reply)), 5, 11) // not pending any more: forwarded
+
+	var fromServer bytes.Buffer
+	for _, m := range [][]byte{r10, r11, r13, r12, r11again} {
+		fromServer.Write(m)
+	}
+
+	var toClient bytes.Buffer
+	if err := p.forwardServerMessages(&toClient, iotest.OneByteReader(&fromServer), &pending); err != io.EOF {
+		t.Fatal(err)
+	}
+
+	want := slices.Concat(r10, r12, r11again)
+	if !bytes.Equal(toClient.Bytes(), want) {
+		t.Fatalf("unexpected replies forwarded to the client")
+	}
+
+	if len(pending.ids) != 0 {
+		t.Fatalf("pending not emptied: %v", pending.ids)
 	}
 }

@@ -9,7 +9,6 @@ sources, so it is rebuilt only when they change.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -45,7 +44,7 @@ class FerretDBService(Service):
     def check_prerequisites(self) -> None:
         if not self.binary.exists() and shutil.which("go") is None:
             raise StackError("Go is needed to build FerretDB (env/ferretdb) and 'go' is not on PATH",
-                             "install Go 1.22 or newer (Debian: apt-get install golang) and run again")
+                             "install Go 1.24 or newer (FerretDB v1.24 needs it) and run again")
 
     def install(self) -> None:
         if self.binary.exists():
@@ -53,14 +52,14 @@ class FerretDBService(Service):
         print("  building FerretDB from its Go module (first time only) ...", flush=True)
         self.binary.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.binary.with_suffix(".tmp")
-        run_logged(["go", "build", "-trimpath", "-o", str(tmp), "."], self.settings.log_dir / "install.log",
+        run_logged(["go", "build", "-o", str(tmp), "."], self.settings.log_dir / "install.log",
                    "building FerretDB", "check that the Go module proxy is reachable (GOPROXY), then run again",
-                   cwd=SOURCE_DIR, env={**os.environ, "CGO_ENABLED": "0"})
+                   cwd=SOURCE_DIR)
         tmp.rename(self.binary)
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [str(self.binary), f"--listen-addr={self.address}", f"--sqlite-dir={self.data_dir}"]
+        argv = [str(self.binary), f"--listen-addr={self.address}", f"--sqlite-dir={self.data_dir}", "--log-level=warn"]
         return argv, {}, self.settings.var_dir
 
     def ready(self) -> bool:

@@ -14,8 +14,13 @@ from pipeline.settings import Settings
 from pipeline.stack.base import ServiceStatus, StackError
 from pipeline.stack.install import java_major, maven_artifact_path, maven_fetch
 
+# flink-sql-connector-kinesis (4.3.0-1.19, 5.0.0-1.20) is not served by the Maven registry reachable
+# here; flink-connector-kinesis 4.3.0-1.19 is, bundles the same Studio-compatible 'kinesis' SQL
+# source (AWS SDK relocated) and runs on Flink 1.20, but needs commons-logging and joda-time beside it.
 CONNECTOR_JARS = (
-    "org.apache.flink:flink-sql-connector-kinesis:5.0.0-1.20",
+    "org.apache.flink:flink-connector-kinesis:4.3.0-1.19",
+    "commons-logging:commons-logging:1.2",
+    "joda-time:joda-time:2.12.7",
     "org.apache.flink:flink-connector-jdbc:3.3.0-1.20",
     "org.postgresql:postgresql:42.7.8",
 )

@@ -1,0 +1,92 @@
+"""The local Flink runtime: a PyFlink mini-cluster with the connector jars, configured from settings.
+
+Flink SQL cannot bind parameters in DDL, so the ``.sql`` files carry named placeholders
+(``${stream}``) that are filled only from the settings, each value quoted as a SQL string literal.
+Two facts of the local stand-ins shape the JVM environment: moto speaks no CBOR (the Kinesis
+connector's AWS SDK must be told, and it is relocated, so its property name is too), and the
+mini-cluster shares this 2-core machine with the servers (small heap, small memory pools).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING
+
+from pipeline.settings import Settings
+from pipeline.stack.flink import FlinkRuntime
+
+if TYPE_CHECKING:
+    from pyflink.table import TableEnvironment
+
+_SHADED_CBOR_PROPERTY = "-Dorg.apache.flink.kinesis.shaded.com.amazonaws.sdk.disableCbor=true"
+
+
+def sql_literal(value: object) -> str:
+    """A Flink SQL string literal: single quotes doubled, so a value cannot end the literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def connector_values(settings: Settings) -> dict[str, str]:
+    """Placeholder values for the Kinesis and JDBC connector options, from the settings."""
+    local = settings.is_local
+    values = {
+        "kinesis_connector": "kinesis",
+        "stream": settings.stream_name,
+        "region": settings.region,
+        # Locally the job process carries dummy keys in its environment; on AWS the default chain.
+        "credentials_provider": "ENV_VAR" if local else "AUTO",
+        "jdbc_url": settings.jdbc_url,
+        "jdbc_user": settings.postgres_user,
+        "jdbc_password": settings.pg_password,
+    }
+    return {key: sql_literal(value) for key, value in values.items()} | {
+        # Only the local endpoint gets an explicit option; on AWS the connector finds the region's.
+        "endpoint_option": f"'aws.endpoint' = {sql_literal(settings.kinesis_endpoint)}," if local else "",
+    }
+
+
+def render_statements(path: Path, values: dict[str, str]) -> list[str]:
+    """The statements of a ``.sql`` file, placeholders filled, split on ``;`` at line ends."""
+    text = Template(path.read_text(encoding="utf-8")).substitute(values)
+    text = re.sub(r"^\s*--.*$", "", text, flags=re.MULTILINE)
+    return [stmt.strip() for stmt in re.split(r";\s*$", text, flags=re.MULTILINE) if stmt.strip()]
+
+
+def prepare_process_environment(settings: Settings) -> None:
+    """Set what the gateway JVM inherits; must run before the first TableEnvironment."""
+    runtime = FlinkRuntime(settings)
+    if runtime.java_home:
+        os.environ["JAVA_HOME"] = str(runtime.java_home)
+    os.environ["AWS_CBOR_DISABLE"] = "true"
+    os.environ["JVM_ARGS"] = f"-Xmx{settings.flink_heap} {_SHADED_CBOR_PROPERTY}"
+    log_dir = settings.log_dir / "flink"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["FLINK_LOG_DIR"] = str(log_dir)
+    if settings.is_local:
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        os.environ.setdefault("AWS_REGION", settings.region)
+
+
+def create_table_env(settings: Settings, job_name: str, parallelism: int | None = None) -> TableEnvironment:
+    """A streaming TableEnvironment on a local mini-cluster with the connector jars."""
+    prepare_process_environment(settings)
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    runtime = FlinkRuntime(settings)
+    missing = [jar for jar in runtime.jars() if not jar.exists()]
+    if missing:
+        raise FileNotFoundError(f"Flink connector jars missing ({', '.join(p.name for p in missing)}): run 'make up'")
+    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    config = t_env.get_config()
+    config.set("pipeline.jars", ";".join(jar.as_uri() for jar in runtime.jars()))
+    config.set("pipeline.name", job_name)
+    config.set("parallelism.default", str(parallelism or settings.shard_count))
+    config.set("table.exec.source.idle-timeout", "5 s")
+    config.set("taskmanager.memory.managed.size", "64m")
+    config.set("taskmanager.memory.network.min", "32m")
+    config.set("taskmanager.memory.network.max", "32m")
+    return t_env

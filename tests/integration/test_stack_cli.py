@@ -1,0 +1,67 @@
+"""The stack command itself: status of a stopped server, and a port that is already taken."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.settings import PROJECT_ROOT
+from pipeline.stack import manager
+from pipeline.stack.moto import MotoService
+
+pytestmark = pytest.mark.stack
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})}, check=False)
+
+
+def test_status_of_the_running_stack_is_all_up(stack):
+    result = _cli("stack", "status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("kinesis", "mongodb", "postgres", "trino", "flink"):
+        assert any(line.split()[:1] == [name] and " up " in line for line in result.stdout.splitlines()), name
+    assert "in memory" in result.stdout  # the Kinesis endpoint says it keeps nothing
+
+
+def test_status_reports_a_stopped_server_as_down_and_exits_non_zero(stack):
+    kinesis = MotoService(stack)
+    assert kinesis.stop(), "the stack's Kinesis endpoint was not running under the stack"
+    try:
+        result = _cli("stack", "status")
+        assert result.returncode == 1
+        row = next(line for line in result.stdout.splitlines() if line.startswith("kinesis"))
+        assert " down " in row
+        assert "kinesis" in result.stderr and "make up" in result.stderr
+    finally:
+        manager.up(stack)  # restarts it and re-creates the stream
+    assert kinesis.status().ok
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_up_refuses_a_taken_port_and_starts_nothing(tmp_path):
+    ports = {name: _free_port() for name in ("KINESIS", "MONGO", "POSTGRES", "TRINO")}
+    env = {f"WB_{name}_PORT": str(port) for name, port in ports.items()} | {"WB_VAR_DIR": str(tmp_path)}
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports["POSTGRES"]))
+        squatter.listen()
+        result = _cli("stack", "up", env=env)
+
+    assert result.returncode == 1
+    assert f"port {ports['POSTGRES']} for postgres is already in use" in result.stderr
+    assert "WB_POSTGRES_PORT" in result.stderr
+    assert not list((tmp_path / "run").glob("*.pid")), "nothing may be started"
+    for name, port in ports.items():
+        if name != "POSTGRES":
+            with socket.socket() as probe:
+                assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} was started"
