@@ -50,8 +50,8 @@ def connector_values(settings: Settings) -> dict[str, str]:
 
 def render_statements(path: Path, values: dict[str, str]) -> list[str]:
     """The statements of a ``.sql`` file, placeholders filled, split on ``;`` at line ends."""
-    text = Template(path.read_text(encoding="utf-8")).substitute(values)
-    text = re.sub(r"^\s*--.*$", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s*--.*$", "", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    text = Template(text).substitute(values)
     return [stmt.strip() for stmt in re.split(r";\s*$", text, flags=re.MULTILINE) if stmt.strip()]
 
 

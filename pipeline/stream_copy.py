@@ -13,6 +13,7 @@ status int, message text, latency_ms double precision).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -60,10 +61,8 @@ def run(settings: Settings, stream: str, table: str, expect: int, timeout_s: flo
                 break
             time.sleep(0.25)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # already ended: its cause was raised above
             job.cancel().result()
-        except Exception:  # noqa: BLE001,S110 - already ended; its cause was raised above
-            pass
     return count
 
 

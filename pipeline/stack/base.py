@@ -8,6 +8,7 @@ signals a process that merely reused the pid of one we started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -108,7 +109,7 @@ class Service(ABC):
         return ""
 
     # --- to implement --------------------------------------------------------------------------
-    def check_prerequisites(self) -> None:
+    def check_prerequisites(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Raise StackError naming what is missing (a JDK, Go, ...) and how to get it."""
 
     @abstractmethod
@@ -123,10 +124,10 @@ class Service(ABC):
     def ready(self) -> bool:
         """True when the server answers a real request (not merely an open port)."""
 
-    def provision(self) -> None:
+    def provision(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Create what the workbench expects to find (stream, database, role). Idempotent."""
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Write config files and data folders just before start."""
 
     # --- process handling ----------------------------------------------------------------------
@@ -173,10 +174,8 @@ class Service(ABC):
         if pid is None:
             self.pid_path.unlink(missing_ok=True)
             return False
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             psutil.Process(pid).wait(timeout=timeout_s)
         except psutil.TimeoutExpired:
