@@ -5,7 +5,7 @@ PY := .venv/bin/python
 .PHONY: help venv up down status demo test test-unit lint bench lock go-test
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 venv:  ## create the Python environment (cached under ~/.cache/log-workbench/venvs)
 	@bash env/bootstrap.sh

@@ -18,6 +18,7 @@ from pipeline.stack.base import StackError
 
 
 def _maven_repo() -> Path:
+    """Maven's local repository; MAVEN_REPO_LOCAL moves it (and is passed on to mvn)."""
     return Path(os.environ.get("MAVEN_REPO_LOCAL", Path.home() / ".m2" / "repository"))
 
 
@@ -52,7 +53,7 @@ def maven_fetch(coordinate: str, log: Path) -> Path:
         # Pin the plugin version: an unpinned goal resolves "latest" through the registry every time.
         result = subprocess.run(
             [mvn, "-B", "-q", "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get",
-             f"-Dartifact={coordinate}", "-Dtransitive=false"],
+             f"-Dartifact={coordinate}", "-Dtransitive=false", f"-Dmaven.repo.local={_maven_repo()}"],
             stdout=out, stderr=subprocess.STDOUT, check=False,
         )
     if result.returncode != 0 or not path.exists():

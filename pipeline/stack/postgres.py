@@ -33,6 +33,9 @@ class PostgresService(Service):
     def socket_dir(self) -> Path:
         return self.settings.var_dir / "postgres" / "socket"
 
+    def note(self) -> str:
+        return f"data in {self.data_dir}"
+
     def _bin(self, tool: str) -> str:
         return str(self.settings.postgres_bin_dir / tool)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -41,27 +40,3 @@ def test_status_reports_a_stopped_server_as_down_and_exits_non_zero(stack):
     finally:
         manager.up(stack)  # restarts it and re-creates the stream
     assert kinesis.status().ok
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_up_refuses_a_taken_port_and_starts_nothing(tmp_path):
-    ports = {name: _free_port() for name in ("KINESIS", "MONGO", "POSTGRES", "TRINO")}
-    env = {f"WB_{name}_PORT": str(port) for name, port in ports.items()} | {"WB_VAR_DIR": str(tmp_path)}
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", ports["POSTGRES"]))
-        squatter.listen()
-        result = _cli("stack", "up", env=env)
-
-    assert result.returncode == 1
-    assert f"port {ports['POSTGRES']} for postgres is already in use" in result.stderr
-    assert "WB_POSTGRES_PORT" in result.stderr
-    assert not list((tmp_path / "run").glob("*.pid")), "nothing may be started"
-    for name, port in ports.items():
-        if name != "POSTGRES":
-            with socket.socket() as probe:
-                assert probe.connect_ex(("127.0.0.1", port)) != 0, f"{name} was started"
