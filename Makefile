@@ -34,5 +34,8 @@ test: up lint go-test  ## set everything up and run the whole test suite
 test-unit: venv  ## the tests that need no running stack
 	@$(PY) -m pytest tests/unit
 
+bench: up  ## throughput and latency figures against the running stack
+	@$(PY) -m pipeline bench
+
 lock: venv  ## re-pin requirements.lock from pyproject.toml (needs PyPI)
 	@bash env/lock.sh

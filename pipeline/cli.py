@@ -7,6 +7,7 @@ notebook, a scheduled report and a test all talk to the same endpoints.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -22,6 +23,15 @@ The local stack runs real servers on this machine: moto (Kinesis and the AWS con
 FerretDB (MongoDB wire protocol), PostgreSQL 15, Trino 476, and a PyFlink 1.20 runtime.
 Settings come from WB_* environment variables or an untracked .env file (see README.md).
 """
+
+
+# Modules that add subcommands; each defines register(subparsers). A missing one is skipped.
+COMMAND_MODULES = (
+    "pipeline.generate_cli",  # generate
+    "pipeline.lambda_cli",  # lambda run | deploy
+    "pipeline.flink_cli",  # flink run | status | stop | note | deploy
+    "pipeline.bench",  # bench
+)
 
 
 def _cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
                            "through Trino. Prints what each step saw.")
     smoke.add_argument("--records", type=int, default=100, help="how many records to send (default 100)")
     smoke.set_defaults(func=_cmd_smoke)
+
+    # Each area of the workbench registers its own commands: register(subparsers) in its module.
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
     return parser
 
 

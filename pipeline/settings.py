@@ -94,6 +94,27 @@ class Settings(BaseSettings):
     trino_host: str | None = None
     trino_user: str = "workbench"
 
+    # --- Lambda and its Kinesis trigger (event source mapping), local and on AWS --------------
+    # The local trigger (python -m pipeline lambda run) and the AWS mapping (lambda deploy) read
+    # the same values, so both behave alike.
+    function_name: str = "log-ingest"
+    lambda_runtime: str = "python3.12"
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    max_batching_window_s: int = Field(default=0, ge=0, le=300)
+    starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = "TRIM_HORIZON"
+    max_retry_attempts: int = Field(default=3, ge=-1, le=10_000, description="-1: retry until the record expires")
+    max_record_age_s: int = Field(default=-1, ge=-1, le=604_800, description="-1: no limit")
+    bisect_batch_on_error: bool = True
+    report_batch_item_failures: bool = True
+    failure_queue_name: str = "log-ingest-failures"
+    mongodb_secret_name: str = Field(default="log-workbench/mongodb-uri",
+                                     description="Secrets Manager secret holding the MongoDB URI (profile aws)")
+
+    # --- Flink jobs (issue 4 adds its settings here) --------------------------------------------
+    watermark_bound_s: int = Field(default=5, ge=0, description="how late (s) a record may be and still count")
+
+    # --- the log generator (issue 3 adds its settings here) -------------------------------------
+
     @field_validator("var_dir", "cache_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

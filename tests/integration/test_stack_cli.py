@@ -40,3 +40,26 @@ def test_status_reports_a_stopped_server_as_down_and_exits_non_zero(stack):
     finally:
         manager.up(stack)  # restarts it and re-creates the stream
     assert kinesis.status().ok
+
+
+def test_data_survives_down_and_up(stack, unique_name):
+    import psycopg2
+    from pymongo import MongoClient
+
+    with MongoClient(stack.mongo_uri) as client:
+        client["stacktest"][unique_name].insert_one({"_id": "kept", "n": 1})
+    with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {unique_name} (n int)")
+        cur.execute(f"INSERT INTO {unique_name} VALUES (42)")
+
+    assert set(manager.down(stack)) == {"kinesis", "postgres", "mongodb", "trino"}
+    assert _cli("stack", "status").returncode == 1
+    manager.up(stack)
+
+    with MongoClient(stack.mongo_uri) as client:
+        assert client["stacktest"][unique_name].find_one({"_id": "kept"})["n"] == 1
+        client["stacktest"][unique_name].drop()
+    with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT n FROM {unique_name}")
+        assert cur.fetchall() == [(42,)]
+        cur.execute(f"DROP TABLE {unique_name}")
