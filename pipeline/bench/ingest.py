@@ -1,0 +1,89 @@
+"""Kinesis -> trigger -> MongoDB, documents/s end to end, next to a one-insert-per-record handler.
+
+Both run in the same process through the same local event source mapping over a stream filled
+beforehand, so the difference is the handler: the real one writes a batch with one unordered
+``insert_many``; the baseline (the seed's way) calls ``insert_one`` for every record.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import boto3
+from pymongo import MongoClient
+
+from pipeline.bench import Result
+from pipeline.settings import Settings
+from pipeline.trigger import EventSourceMapping, TriggerConfig, load_function
+
+IDLE_S = 0.5
+
+
+def _fill(settings: Settings, stream: str, count: int) -> None:
+    kinesis = boto3.client("kinesis", **settings.boto3_kwargs())
+    kinesis.create_stream(StreamName=stream, ShardCount=settings.shard_count)
+    kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
+    for start in range(0, count, 500):
+        records = [{"Data": json.dumps({
+            "timestamp": f"2026-11-27T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z",
+            "service": ("auth", "payment", "search")[i % 3], "status": 200 if i % 20 else 503,
+            "message": f"GET /items/{i} served", "latency_ms": 5.0 + i % 300, "request_id": uuid.uuid4().hex,
+        }).encode(), "PartitionKey": str(i)} for i in range(start, min(count, start + 500))]
+        kinesis.put_records(StreamName=stream, Records=records)
+
+
+def _one_insert_per_record(settings: Settings) -> Any:
+    collection = MongoClient(settings.mongo_uri)[settings.mongodb_database][settings.raw_collection]
+
+    def handler(event: dict[str, Any], context: object) -> None:
+        for item in event["Records"]:
+            record = json.loads(base64.b64decode(item["kinesis"]["data"]))
+            collection.insert_one({"_id": item["eventID"], **record})
+
+    return handler
+
+
+def _measure(settings: Settings, count: int, handler: Any, batch_size: int) -> float:
+    """Documents/s from the first poll until the last document is stored."""
+    stream = settings.stream_name
+    _fill(settings, stream, count)
+    mapping = EventSourceMapping(settings, handler, TriggerConfig(batch_size=batch_size),
+                                 checkpoint_path=settings.var_dir / "bench" / f"{stream}.json")
+    began = time.monotonic()
+    stats = mapping.run(until_idle_s=IDLE_S)
+    elapsed = time.monotonic() - began - IDLE_S
+    stored = MongoClient(settings.mongo_uri)[settings.mongodb_database][settings.raw_collection].count_documents({})
+    if stats.records != count or stored != count:
+        raise RuntimeError(f"bench lost records: {count} sent, {stats.records} delivered, {stored} stored")
+    return count / elapsed
+
+
+def run(settings: Settings, scale: float) -> list[Result]:
+    results = []
+    figures: dict[str, float] = {}
+    cases = [("batched", int(20_000 * scale), None, settings.batch_size),
+             ("batched-1000", int(20_000 * scale), None, 1000),
+             ("one-per-record", int(2_000 * scale), "baseline", settings.batch_size)]
+    for label, count, kind, batch_size in cases:
+        name = f"bench{uuid.uuid4().hex[:8]}"
+        case = settings.model_copy(update={"stream_name": name, "raw_collection": name,
+                                           "quarantine_collection": f"{name}_q", "failure_queue_name": ""})
+        handler = _one_insert_per_record(case) if kind == "baseline" else load_function(case)
+        try:
+            figures[label] = _measure(case, count, handler, batch_size)
+        finally:
+            boto3.client("kinesis", **case.boto3_kwargs()).delete_stream(StreamName=name)
+            with MongoClient(case.mongo_uri) as client:
+                client[case.mongodb_database].drop_collection(name)
+                client[case.mongodb_database].drop_collection(f"{name}_q")
+    base = figures["one-per-record"]
+    results.append(Result("kinesis->trigger->mongodb (batch 100)", figures["batched"], "docs/s",
+                          f"target >= 5,000; {figures['batched'] / base:.1f}x one-insert-per-record"))
+    results.append(Result("kinesis->trigger->mongodb (batch 1000)", figures["batched-1000"], "docs/s",
+                          f"{figures['batched-1000'] / base:.1f}x one-insert-per-record"))
+    results.append(Result("  baseline: one insert per record", base, "docs/s", "the seed's way"))
+    return results
