@@ -21,7 +21,7 @@ def test_stream_copy_renders_three_statements_with_studio_options(tmp_path, monk
     assert len(statements) == 3
     source = statements[0]
     for option in ("'connector' = 'kinesis'", "'stream' = 'log-stream'", "'aws.region' = 'us-east-1'",
-                   "'scan.stream.initpos' = 'TRIM_HORIZON'", "'aws.endpoint' = 'http://127.0.0.1:4566'"):
+                   "'scan.stream.initpos' = 'TRIM_HORIZON'", f"'aws.endpoint' = '{s.kinesis_endpoint}'"):
         assert option in source
     assert "'password' = 'pa''ss'" in statements[1]
     assert statements[2].startswith("INSERT INTO copy_sink")

@@ -8,6 +8,15 @@ from pydantic import ValidationError
 from pipeline.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch):
+    """These tests define their own settings: ignore WB_* variables of the shell that runs them."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("WB_") or n == "MONGODB_URI"]:
+        monkeypatch.delenv(name)
+
+
 def test_environment_variables_override_defaults_and_feed_every_derived_value(monkeypatch, tmp_path):
     monkeypatch.setenv("WB_POSTGRES_PORT", "6543")
     monkeypatch.setenv("WB_KINESIS_PORT", "4999")
