@@ -1,0 +1,42 @@
+"""Every notebook runs top to bottom under papermill against the local stack, with small parameters.
+
+Each case names the notebook and the parameters that keep it quick. Executed copies go to
+notebooks/_out/ (ignored by git); the committed notebooks must stay without outputs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.notebooks import NOTEBOOK_DIR, execute
+
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_notebooks_are_committed_without_outputs():
+    assert NOTEBOOKS, "no notebooks found"
+    dirty = []
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                dirty.append(path.name)
+                break
+    assert dirty == [], "strip outputs before committing (jupyter nbconvert --clear-output --inplace)"
+
+
+def test_every_notebook_has_a_parameters_cell():
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), path.name
+
+
+@pytest.mark.stack
+def test_stack_notebook_shows_every_server_up(stack, tmp_path):
+    executed = execute("01", {"profile": "local"}, output=tmp_path / "01.ipynb")
+    html = "".join("".join(o.get("data", {}).get("text/html", [])) for c in json.loads(executed.read_text())["cells"]
+                   if c["cell_type"] == "code" for o in c.get("outputs", []))
+    for service in ("kinesis", "mongodb", "postgres", "trino", "flink"):
+        assert f"<th>{service}</th>" in html
+    assert html.count("<td>up</td>") == 5 and "<td>down</td>" not in html
