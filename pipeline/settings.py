@@ -112,8 +112,29 @@ class Settings(BaseSettings):
 
     # --- Flink jobs (issue 4 adds its settings here) --------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, description="how late (s) a record may be and still count")
+    flink_parallelism: int | None = Field(default=None, ge=1, le=64, description="default: one per shard")
+    flink_initpos: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
+    flink_jdbc_flush_rows: int = Field(default=2000, ge=1, description="JDBC sink batch size (rows)")
+    flink_bounded_timeout_s: float = Field(default=1800.0, gt=0, description="--bounded gives up after this")
+    trino_reader_user: str = Field(default="trino_reader", description="read-only PostgreSQL role for Trino")
+    trino_reader_password: SecretStr | None = Field(default=None, description="default: generated in var/secrets")
+    # Managed Flink Studio (flink note / flink deploy).
+    studio_app_name: str = "log-workbench-studio"
+    studio_runtime: str = "ZEPPELIN-FLINK-3_0"  # Zeppelin 0.10 + Flink 1.15
+    studio_role_arn: str | None = Field(default=None, description="service role; default: created by deploy")
+    studio_glue_database: str = "log_workbench"
+    studio_jdbc_url: str | None = Field(default=None, description="JDBC URL Studio reaches (RDS); default: jdbc_url")
+    studio_subnet_ids: list[str] = Field(default_factory=list, description="VPC subnets reaching RDS")
+    studio_security_group_ids: list[str] = Field(default_factory=list)
 
     # --- the log generator (issue 3 adds its settings here) -------------------------------------
+    generator_rate: float = Field(default=100.0, gt=0, description="events/s of a live generator run")
+    generator_concurrency: int = Field(
+        default=1, ge=1, le=32,
+        description="PutRecords calls in flight; 1 against moto (concurrent calls race in its put_record and "
+                    "lose records), a few (4-8) on AWS, where each call mostly waits on the network")
+    generator_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="PutRecords attempts per record (with backoff) before giving up")
 
     @field_validator("var_dir", "cache_dir")
     @classmethod

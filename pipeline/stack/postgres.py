@@ -154,18 +154,22 @@ class PostgresService(Service):
             return cur.fetchone() == (1,)
 
     def provision(self) -> None:
-        """The application role (password from the settings) and its database."""
+        """The application role (password from the settings), its database and the schema."""
         s = self.settings
         conn = self._admin()
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (s.postgres_user,))
                 verb = "ALTER" if cur.fetchone() else "CREATE"
-                cur.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(s.postgres_user)),
-                            (s.pg_password,))
+                # CREATEROLE: the schema (pipeline/pg_schema.py) creates Trino's read-only role.
+                cur.execute(sql.SQL(verb + " ROLE {} LOGIN CREATEROLE PASSWORD %s").format(
+                    sql.Identifier(s.postgres_user)), (s.pg_password,))
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (s.postgres_database,))
                 if not cur.fetchone():
                     cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
                         sql.Identifier(s.postgres_database), sql.Identifier(s.postgres_user)))
         finally:
             conn.close()
+        from pipeline import pg_schema  # the aggregates' tables and the read-only role, versioned
+
+        pg_schema.apply(s)

@@ -1,0 +1,162 @@
+"""Flink window job: throughput from Kinesis into both tables, and how soon a closed window is visible.
+
+Throughput: ``100,000 * scale`` in-order records are put on a fresh stream first, then a bounded
+job (``flink run --bounded``) reads them. Figures from the job's state file: the source's steady
+read rate (first to last record read), the rate from job submission (task deployment and shard
+discovery included), records per second until both tables are final
+(submission to finished, which includes the drain detection's quiet polls and the final flush), and
+the total including the JVM and mini-cluster start.
+
+Window delay: an unbounded job on a second stream while records with event time = now arrive at
+about 200/s; for the first minute that closes, the time from (window end + watermark bound) until
+its row is in ``service_minute_stats``. Targets (issue 4): 20,000 records/s; visible within 10 s
+after the watermark passes the window.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import psycopg2
+
+from pipeline.bench import Result
+from pipeline.settings import PROJECT_ROOT, Settings
+
+TARGET_RPS = 20_000
+TARGET_DELAY_S = 10.0
+
+
+def _stream(settings: Settings, shards: int) -> tuple[object, str]:
+    client = boto3.client("kinesis", **settings.boto3_kwargs())
+    name = f"bench-flink-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=name, ShardCount=shards)
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    return client, name
+
+
+def _record(ts: datetime, i: int, prefix: str) -> bytes:
+    return json.dumps({"timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+                       "service": f"{prefix}-{i % 5}", "status": (200, 404, 503, 200)[i % 4],
+                       "message": f"bench {i}", "latency_ms": float(i % 997)}).encode()
+
+
+def _put(client, stream: str, payloads: list[bytes]) -> None:  # noqa: ANN001
+    for start in range(0, len(payloads), 500):
+        chunk = payloads[start:start + 500]
+        records = [{"Data": p, "PartitionKey": str(start + k)} for k, p in enumerate(chunk)]
+        while records:
+            response = client.put_records(StreamName=stream, Records=records)
+            records = [r for r, res in zip(records, response["Records"], strict=True) if "ErrorCode" in res]
+
+
+def _cleanup(settings: Settings, client, stream: str, prefix: str) -> None:  # noqa: ANN001
+    client.delete_stream(StreamName=stream)
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        for table in ("error_summary", "service_minute_stats"):
+            cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (prefix + "-%",))
+
+
+def _flink(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", "flink", *args], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=1800, check=False)
+
+
+def throughput(settings: Settings, scale: float) -> list[Result]:
+    n = max(1000, int(100_000 * scale))
+    client, stream = _stream(settings, settings.shard_count)
+    prefix = stream
+    t0 = datetime(2026, 1, 1, 0, 0, 0)
+    payloads = [_record(t0 + timedelta(milliseconds=10 * i), i, prefix) for i in range(n)]
+    try:
+        began = time.monotonic()
+        _put(client, stream, payloads)
+        put_s = time.monotonic() - began
+        job = _flink("run", "--bounded", "--stream", stream, "--name", stream)
+        if job.returncode != 0:
+            raise RuntimeError(f"bounded bench job failed: {job.stdout[-1000:]} {job.stderr[-2000:]}")
+        state = json.loads((settings.run_dir / f"flink-{stream}.json").read_text(encoding="utf-8"))
+        with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+            cur.execute("SELECT coalesce(sum(requests), 0) FROM service_minute_stats WHERE service LIKE %s",
+                        (prefix + "-%",))
+            counted = int(cur.fetchone()[0])
+    finally:
+        _cleanup(settings, client, stream, prefix)
+    read_s = state["last_change_at"] - state["submitted"]
+    steady_s = max(state["last_change_at"] - state["first_record_at"], 1e-3)
+    final_s = state["finished"] - state["submitted"]
+    total_s = state["finished"] - state["started"]
+    note = f"{n:,} records, {settings.shard_count} shards; rows count {counted:,} records"
+    return [
+        Result("flink: put into Kinesis (setup)", n / put_s, "records/s", "", f"{n:,} records in {put_s:.1f} s"),
+        Result("flink: steady read rate", n / steady_s, "records/s", f"target {TARGET_RPS:,}",
+               f"first -> last record read, {steady_s:.1f} s (1 s metric polls); {note}"),
+        Result("flink: read rate from submission", n / read_s, "records/s", f"target {TARGET_RPS:,}",
+               f"submission -> last record read, {read_s:.1f} s (incl. task deployment, shard discovery)"),
+        Result("flink: into both tables", n / final_s, "records/s", f"target {TARGET_RPS:,}",
+               f"submission -> tables final, {final_s:.1f} s (incl. drain detection + flush)"),
+        Result("flink: total incl. JVM start", n / total_s, "records/s", "",
+               f"process start -> finished, {total_s:.1f} s"),
+    ]
+
+
+def window_delay(settings: Settings) -> list[Result]:
+    client, stream = _stream(settings, settings.shard_count)
+    prefix = stream
+    name = stream
+    stop = threading.Event()
+
+    def produce() -> None:
+        i = 0
+        while not stop.is_set():
+            now = datetime.now(UTC).replace(tzinfo=None)
+            _put(client, stream, [_record(now, i + k, prefix) for k in range(20)])
+            i += 20
+            time.sleep(0.1)
+
+    try:
+        started = _flink("run", "--stream", stream, "--name", name)
+        if started.returncode != 0:
+            raise RuntimeError(f"live bench job failed to start: {started.stdout[-1000:]} {started.stderr[-2000:]}")
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        first = datetime.now(UTC).replace(tzinfo=None)
+        window_start = first.replace(second=0, microsecond=0) + timedelta(minutes=1)  # first full minute
+        window_end = window_start + timedelta(minutes=1)
+        watermark_passes = window_end + timedelta(seconds=settings.watermark_bound_s)
+        deadline = time.monotonic() + (watermark_passes - first).total_seconds() + 90
+        visible = None
+        with psycopg2.connect(**settings.psycopg2_kwargs()) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                while time.monotonic() < deadline:
+                    cur.execute("SELECT 1 FROM service_minute_stats WHERE service = %s AND window_start = %s",
+                                (f"{prefix}-0", window_start))
+                    if cur.fetchone():
+                        visible = datetime.now(UTC).replace(tzinfo=None)
+                        break
+                    time.sleep(0.1)
+    finally:
+        stop.set()
+        _flink("stop", "--name", name)
+        _cleanup(settings, client, stream, prefix)
+    if visible is None:
+        return [Result("flink: closed window visible after watermark", float("nan"), "s",
+                       f"target <= {TARGET_DELAY_S:.0f} s", "the window's row never appeared")]
+    after_wm = (visible - watermark_passes).total_seconds()
+    return [
+        Result("flink: closed window visible after watermark", after_wm, "s", f"target <= {TARGET_DELAY_S:.0f} s",
+               f"window end + {settings.watermark_bound_s} s bound + {after_wm:.1f} s"),
+        Result("flink: closed window visible after window end", (visible - window_end).total_seconds(), "s", "",
+               "event time = arrival time (records stamped when put)"),
+    ]
+
+
+def run(settings: Settings, scale: float) -> list[Result]:
+    return throughput(settings, scale) + window_delay(settings)

@@ -1,0 +1,96 @@
+"""The Flink SQL paragraphs of ``flink_studio/``: one source for the local job and the Studio note.
+
+Each ``NN_name.sql`` file is one paragraph. What differs between the local run and Studio (endpoint,
+start position, JDBC URL and credentials, connector name) is a ``${name}`` placeholder, filled here
+from the settings as a quoted SQL literal. Two sets of values exist:
+
+- ``local_values``: the local stack (moto endpoint, local PostgreSQL, the generated password);
+- ``studio_values``: what a Studio note may carry. No endpoint option, the RDS JDBC URL from the
+  settings, and secrets as visible markers (``'{{JDBC_PASSWORD}}'``) that ``flink deploy`` fills in
+  memory when it imports the note, so the rendered file never holds a password.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.flink_runtime import connector_values, render_statements, sql_literal
+from pipeline.settings import PROJECT_ROOT, Settings
+
+STUDIO_DIR = PROJECT_ROOT / "flink_studio"
+# Secret markers of a Studio note; flink deploy replaces each (quotes included) with the value.
+SECRET_MARKERS = {"jdbc_password": "{{JDBC_PASSWORD}}"}
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    path: Path
+
+    @property
+    def title(self) -> str:
+        """'01_source_log_input.sql' -> 'source log input'."""
+        return self.path.stem.split("_", 1)[-1].replace("_", " ")
+
+    def statements(self, values: dict[str, str]) -> list[str]:
+        return render_statements(self.path, values)
+
+    @property
+    def is_insert(self) -> bool:
+        """True for the paragraph holding the INSERTs (they run together, as one job)."""
+        return any(s.upper().startswith("INSERT") for s in self.statements(_DUMMY_VALUES))
+
+
+def paragraphs(folder: Path = STUDIO_DIR) -> list[Paragraph]:
+    """The paragraphs in file-name order (the order they must run in)."""
+    found = [Paragraph(p) for p in sorted(folder.glob("*.sql"))]
+    if not found:
+        raise FileNotFoundError(f"no Flink SQL paragraphs (*.sql) in {folder}")
+    return found
+
+
+def _common_values(settings: Settings) -> dict[str, str]:
+    return {
+        "watermark_bound_s": sql_literal(settings.watermark_bound_s),
+        "initpos": sql_literal(settings.flink_initpos),
+        "jdbc_flush_rows": sql_literal(settings.flink_jdbc_flush_rows),
+    }
+
+
+def local_values(settings: Settings, stream: str | None = None) -> dict[str, str]:
+    """Placeholder values for a run on this machine (or a job started against AWS from here)."""
+    values = connector_values(settings) | _common_values(settings)
+    if stream:
+        values["stream"] = sql_literal(stream)
+    return values
+
+
+def studio_values(settings: Settings) -> dict[str, str]:
+    """Placeholder values for a Studio note: Studio's own options, no local endpoint, no secret."""
+    return _common_values(settings) | {
+        "kinesis_connector": sql_literal("kinesis"),
+        "stream": sql_literal(settings.stream_name),
+        "region": sql_literal(settings.region),
+        "endpoint_option": "",
+        "credentials_provider": sql_literal("AUTO"),  # Studio's service role
+        "jdbc_url": sql_literal(studio_jdbc_url(settings)),
+        "jdbc_user": sql_literal(settings.postgres_user),
+        "jdbc_password": sql_literal(SECRET_MARKERS["jdbc_password"]),
+    }
+
+
+def studio_jdbc_url(settings: Settings) -> str:
+    """The JDBC URL Studio connects to: WB_STUDIO_JDBC_URL, else the URL of WB_POSTGRES_HOST.
+
+    A loopback host is useless (and misleading) in a Studio note, so it becomes a marker.
+    """
+    if settings.studio_jdbc_url:
+        return settings.studio_jdbc_url
+    if settings.postgres_host and settings.postgres_host not in ("127.0.0.1", "localhost", "::1"):
+        return settings.jdbc_url
+    return f"jdbc:postgresql://{{{{RDS_ENDPOINT}}}}:5432/{settings.postgres_database}"
+
+
+_DUMMY_VALUES = {name: "''" for name in (
+    "kinesis_connector", "stream", "region", "endpoint_option", "credentials_provider", "initpos",
+    "watermark_bound_s", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows")}
