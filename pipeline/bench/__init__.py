@@ -17,7 +17,8 @@ from pipeline.settings import Settings
 
 # Benchmark modules, in the order they run; a missing module is skipped.
 SUITES = (
-    "pipeline.bench.ingest",  # generator -> Kinesis, Kinesis -> trigger -> MongoDB
+    "pipeline.bench.ingest_generator",  # generator -> Kinesis, next to one put_record per event
+    "pipeline.bench.ingest",  # Kinesis -> trigger -> MongoDB, next to one insert per record
     "pipeline.bench.flink",  # Flink job throughput and window latency
 )
 

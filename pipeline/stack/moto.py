@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from pipeline.settings import PROJECT_ROOT
 from pipeline.stack.base import Service
 
 
@@ -25,8 +26,9 @@ class MotoService(Service):
         """moto is a Python package of the project's environment: nothing to fetch."""
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
-        argv = [sys.executable, "-m", "moto.server", "-H", self.settings.host, "-p", str(self.port)]
-        return argv, {}, self.settings.var_dir
+        argv = [sys.executable, "-m", "pipeline.stack.moto_server", "-H", self.settings.host, "-p", str(self.port)]
+        # The launcher is part of this package, which is not installed in the (shared) venv.
+        return argv, {"PYTHONPATH": str(PROJECT_ROOT)}, self.settings.var_dir
 
     def _kinesis(self):  # noqa: ANN202 - boto3 clients have no importable type
         config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1})

@@ -2,8 +2,8 @@
 
 476 is the last release published on Maven Central as a server tarball. It runs single-node (one
 process is coordinator and worker) with two catalogs: ``mongodb`` (raw logs) and ``postgresql``
-(aggregates). Config files are rendered from ``env/trino/`` into ``var/trino/etc``; the PostgreSQL
-password reaches Trino only through the process environment (``${ENV:TRINO_PG_PASSWORD}``).
+(aggregates). Config files are rendered from ``env/trino/`` into ``var/trino/etc``; the read-only
+role's password reaches Trino only through the process environment (``${ENV:TRINO_PG_PASSWORD}``).
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class TrinoService(Service):
             # Without a short server selection timeout a query waits 30 s when MongoDB is down.
             "MONGODB_URL": s.mongo_uri + ("&" if "?" in s.mongo_uri else "?") + "serverSelectionTimeoutMS=5000",
             "PG_JDBC_URL": s.jdbc_url,
-            "PG_USER": s.postgres_user,
+            # Trino only reads the aggregates: it connects as the read-only role of the schema.
+            "PG_USER": s.trino_reader_user,
         }
 
     def prepare(self) -> None:
@@ -124,7 +125,9 @@ class TrinoService(Service):
             "-cp", str(self.home / "lib" / "*"),
             "io.trino.server.TrinoServer",
         ]
-        return argv, {"TRINO_PG_PASSWORD": self.settings.pg_password}, self.state_dir / "data"
+        from pipeline.pg_schema import reader_password
+
+        return argv, {"TRINO_PG_PASSWORD": reader_password(self.settings)}, self.state_dir / "data"
 
     def _get(self, path: str) -> dict:
         with urllib.request.urlopen(f"{self.settings.trino_url}{path}", timeout=2) as response:  # noqa: S310

@@ -73,3 +73,11 @@ def test_join_of_a_mongodb_collection_with_a_postgresql_table(trino_cursor, raw_
             WHERE r.status >= 500
             GROUP BY t.team ORDER BY t.team""")
     assert trino_cursor.fetchall() == [["billing", 2, 1200.0], ["identity", 1, 850.0]]
+
+
+def test_trino_reads_postgresql_as_a_read_only_role(trino_cursor, pg_table):
+    trino_cursor.execute(f"SELECT count(*) FROM postgresql.public.{pg_table}")
+    assert trino_cursor.fetchall() == [[2]]
+    with pytest.raises(trino.exceptions.TrinoQueryError, match=r"(?i)permission denied|read-only"):
+        trino_cursor.execute(f"INSERT INTO postgresql.public.{pg_table} VALUES ('search', 'discovery')")
+        trino_cursor.fetchall()
