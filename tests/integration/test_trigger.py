@@ -231,3 +231,41 @@ def test_database_down_fails_only_the_batch_and_nothing_is_lost(ingest):
     EventSourceMapping(settings, load_function(settings), TriggerConfig(), checkpoint_path=settings.var_dir
                        / "trigger" / "replay" / f"{settings.stream_name}.json").run(until_idle_s=0.5)
     assert db[settings.raw_collection].count_documents({}) == 20
+
+
+def test_a_generated_scenario_arrives_exactly_with_malformed_records_quarantined(ingest):
+    """generate -> Kinesis -> trigger until idle: exactly N raw logs, field for field, and the quarantine."""
+    import datetime as dt
+    import hashlib
+
+    from pipeline.generator import GeneratorConfig, generate
+    from pipeline.ground_truth import read_ground_truth
+    from pipeline.scenarios import make_scenario
+
+    settings, _, db, env = ingest
+    args = {"scenario": "payment-outage", "count": 800, "seed": 11, "bad_fraction": 0.05,
+            "start": dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC),
+            "end": dt.datetime(2026, 11, 27, 10, 20, tzinfo=dt.UTC)}
+    gen = subprocess.run([sys.executable, "-m", "pipeline", "generate", "--scenario", args["scenario"],
+                          "--count", str(args["count"]), "--seed", str(args["seed"]), "--bad-fraction", "0.05",
+                          "--start", "2026-11-27T10:00Z", "--end", "2026-11-27T10:20Z", "--no-progress"],
+                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert gen.returncode == 0, gen.stdout + gen.stderr
+    run_id = gen.stdout.strip().splitlines()[-1].split("run_id: ")[1]
+    truth = read_ground_truth(settings, run_id)
+
+    _run_until_idle(env)
+
+    config = GeneratorConfig(**{**args, "scenario": make_scenario(args["scenario"], {})})
+    expected = [e.record for e in generate(config) if e.record is not None]
+    assert len(expected) == truth["counts"]["valid"]
+    stored = _stored_logs(db, settings)
+    assert len(stored) == len(expected) == db[settings.raw_collection].count_documents({})
+    for record in expected:
+        doc = stored[record["request_id"]]
+        assert doc["timestamp_raw"] == record["timestamp"]
+        assert {k: doc[k] for k in record if k != "timestamp"} == {k: v for k, v in record.items() if k != "timestamp"}
+    quarantined = {hashlib.sha256(bytes(d["raw"])).hexdigest(): d["reason"]
+                   for d in db[settings.quarantine_collection].find()}
+    assert set(quarantined) == {m["sha256"] for m in truth["malformed"]}
+    assert all(quarantined.values())
