@@ -14,7 +14,7 @@ CREATE TEMPORARY TABLE log_input (
   latency_ms    DOUBLE,
   event_time_ok AS TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) IS NOT NULL,
   ts AS COALESCE(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')), TIMESTAMP '1970-01-01 00:00:00.000'),
-  WATERMARK FOR ts AS ts - INTERVAL ${watermark_bound_s} SECOND
+  WATERMARK FOR ts AS ts - INTERVAL ${watermark_bound} HOUR TO SECOND
 ) WITH (
   'connector' = ${kinesis_connector},
   'stream' = ${stream},

@@ -34,7 +34,8 @@ class FlinkJobProcess(Service):
     port_setting = "postgres_port"  # unused: a job listens on no fixed port
 
     def __init__(self, settings: Settings, job_name: str = DEFAULT_JOB, stream: str | None = None,
-                 bounded: bool = False, parallelism: int | None = None) -> None:
+                 bounded: bool = False, parallelism: int | None = None,
+                 watermark_bound_s: int | None = None) -> None:
         super().__init__(settings)
         if not job_name.replace("-", "").replace("_", "").isalnum():
             raise StackError(f"invalid job name {job_name!r}", "use letters, digits, '-' and '_'")
@@ -43,6 +44,7 @@ class FlinkJobProcess(Service):
         self.stream = stream or settings.stream_name
         self.bounded = bounded
         self.parallelism = parallelism
+        self.watermark_bound_s = watermark_bound_s
 
     @property
     def log_path(self) -> Path:
@@ -71,7 +73,10 @@ class FlinkJobProcess(Service):
             argv.append("--bounded")
         if self.parallelism:
             argv += ["--parallelism", str(self.parallelism)]
-        return argv, {"PYTHONPATH": str(PROJECT_ROOT)}, PROJECT_ROOT
+        env = {"PYTHONPATH": str(PROJECT_ROOT)}
+        if self.watermark_bound_s is not None:  # the job process reads it from its settings
+            env["WB_WATERMARK_BOUND_S"] = str(self.watermark_bound_s)
+        return argv, env, PROJECT_ROOT
 
     def start(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +135,9 @@ def _check_stack(settings: Settings, stream: str) -> None:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if args.parallelism is not None and args.parallelism < 1:
         raise StackError(f"--parallelism must be at least 1, not {args.parallelism}")
-    job = FlinkJobProcess(settings, args.name, args.stream, args.bounded, args.parallelism)
+    if args.watermark_bound is not None and args.watermark_bound < 0:
+        raise StackError(f"--watermark-bound must be >= 0 seconds, not {args.watermark_bound}")
+    job = FlinkJobProcess(settings, args.name, args.stream, args.bounded, args.parallelism, args.watermark_bound)
     if job.running():
         raise StackError(f"job {args.name!r} is already running (pid {job.pid()})",
                          f"stop it with 'python -m pipeline flink stop --name {args.name}' or use another --name")
@@ -231,6 +238,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="process what is in the stream, close every window, exit (waits for the end)")
     run.add_argument("--name", default=DEFAULT_JOB, help=f"job name for pid/log files (default {DEFAULT_JOB})")
     run.add_argument("--parallelism", type=int, default=None, help="default: WB_FLINK_PARALLELISM or one per shard")
+    run.add_argument("--watermark-bound", type=int, default=None, metavar="SECONDS",
+                     help="how late a record may be and still count (default WB_WATERMARK_BOUND_S). A backfill "
+                     "read from several shards at once needs a bound as wide as the skew between shards")
     run.set_defaults(func=_cmd_run)
 
     for action, handler, text in (("status", _cmd_status, "state and progress of the local job(s)"),

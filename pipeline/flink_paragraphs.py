@@ -49,9 +49,19 @@ def paragraphs(folder: Path = STUDIO_DIR) -> list[Paragraph]:
     return found
 
 
+def interval_hms(seconds: int) -> str:
+    """'H:MM:SS' for ``INTERVAL '...' HOUR TO SECOND``.
+
+    ``INTERVAL 'n' SECOND`` holds at most 99 seconds (SECOND(2)), and Flink refuses a wider SECOND(p);
+    HOUR TO SECOND takes up to 99 hours, enough for a backfill's watermark bound.
+    """
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def _common_values(settings: Settings) -> dict[str, str]:
     return {
-        "watermark_bound_s": sql_literal(settings.watermark_bound_s),
+        "watermark_bound": sql_literal(interval_hms(settings.watermark_bound_s)),
         "initpos": sql_literal(settings.flink_initpos),
         "jdbc_flush_rows": sql_literal(settings.flink_jdbc_flush_rows),
     }
@@ -93,4 +103,4 @@ def studio_jdbc_url(settings: Settings) -> str:
 
 _DUMMY_VALUES = {name: "''" for name in (
     "kinesis_connector", "stream", "region", "endpoint_option", "credentials_provider", "initpos",
-    "watermark_bound_s", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows")}
+    "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows")}

@@ -111,7 +111,8 @@ class Settings(BaseSettings):
                                      description="Secrets Manager secret holding the MongoDB URI (profile aws)")
 
     # --- Flink jobs (issue 4 adds its settings here) --------------------------------------------
-    watermark_bound_s: int = Field(default=5, ge=0, description="how late (s) a record may be and still count")
+    watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,
+                                   description="how late (s) a record may be and still count")
     flink_parallelism: int | None = Field(default=None, ge=1, le=64, description="default: one per shard")
     flink_initpos: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
     flink_jdbc_flush_rows: int = Field(default=2000, ge=1, description="JDBC sink batch size (rows)")

@@ -35,7 +35,7 @@ def test_local_values_fill_every_placeholder_with_the_local_endpoint(settings):
     rendered = "\n".join(s for p in paragraphs() for s in p.statements(values))
     assert f"'aws.endpoint' = '{settings.kinesis_endpoint}'" in rendered
     assert "'stream' = 'other-stream'" in rendered
-    assert "INTERVAL '7' SECOND" in rendered
+    assert "INTERVAL '0:00:07' HOUR TO SECOND" in rendered
     assert "'password' = 's3cr''et-pw'" in rendered  # quoted: the value cannot end the literal
     assert "TUMBLE(TABLE log_input, DESCRIPTOR(ts), INTERVAL '1' MINUTE)" in rendered
     assert "PROCTIME" not in rendered
