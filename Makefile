@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv up down status demo test test-unit lint bench lock go-test
+.PHONY: help venv up down status demo smoke test test-unit lint bench lock go-test browser lab
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,8 +19,14 @@ down: venv  ## stop what `make up` started (data is kept)
 status: venv  ## the state of each server; non-zero if one is down
 	@$(PY) -m pipeline stack status
 
-demo: up  ## set everything up and run the main job
+demo: up  ## set everything up and run the main job: scenario -> Lambda -> Flink -> incident report
+	@$(PY) -m pipeline demo
+
+smoke: up  ## a quick round trip through every server
 	@$(PY) -m pipeline smoke
+
+lab: up  ## JupyterLab on the notebooks (the kernel finds the pipeline package)
+	@PYTHONPATH=$(CURDIR) $(PY) -m jupyter lab notebooks/
 
 go-test:  ## unit tests of the FerretDB wire proxy (Go)
 	@cd env/ferretdb && go vet ./... && go test ./...
@@ -28,8 +34,14 @@ go-test:  ## unit tests of the FerretDB wire proxy (Go)
 lint: venv  ## ruff over the Python code
 	@$(PY) -m ruff check pipeline tests lambda
 
-test: up lint go-test  ## set everything up and run the whole test suite
-	@$(PY) -m pytest
+browser:  ## Debian's chromium, for the test that opens the report in a real browser
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing chromium (Debian) ..."; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: chromium is missing; install it: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: up lint go-test browser  ## set everything up and run the whole test suite (notebooks too, with nbval)
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests notebooks/0*.ipynb --nbval-lax
 
 test-unit: venv  ## the tests that need no running stack
 	@$(PY) -m pytest tests/unit

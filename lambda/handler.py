@@ -14,6 +14,10 @@ Why it is built this way:
 - A transient failure (database unreachable) fails only the records not stored, reported as
   ``batchItemFailures`` (ReportBatchItemFailures), so the trigger retries from the right place.
 - The MongoDB client is created once per container and reused by every invocation.
+- Raw logs go to one collection per UTC hour (``<RAW_COLLECTION>_<YYYYMMDDHH>``, with
+  ``RAW_BUCKET=hour``, the default). FerretDB, the local MongoDB, filters nothing but ``_id`` in its
+  storage: a time-range question then reads only its hours instead of every log ever stored. On
+  MongoDB/Atlas, ``RAW_BUCKET=none`` keeps one collection, whose ``timestamp`` index does that job.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from bson.binary import Binary
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
 MAX_RECORD_BYTES = 256 * 1024
@@ -56,22 +61,31 @@ def _mongo_uri() -> str:
     return boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
 
 
-def _collections() -> tuple[Collection, Collection]:
+def _database() -> Database:
     global _client
     if _client is None:
         _client = MongoClient(_mongo_uri(), serverSelectionTimeoutMS=5000, connectTimeoutMS=5000,
                               appname="log-ingest-lambda")
-    database = _client[os.environ.get("MONGODB_DATABASE", "logs")]
-    raw = database[os.environ.get("RAW_COLLECTION", "raw_logs")]
-    quarantine = database[os.environ.get("QUARANTINE_COLLECTION", "quarantine")]
-    if raw.full_name not in _indexed:
-        # The analysis filters by time, by service and time, and by status.
-        raw.create_index([("timestamp", ASCENDING)])
-        raw.create_index([("service", ASCENDING), ("timestamp", ASCENDING)])
-        raw.create_index([("status", ASCENDING)])
-        quarantine.create_index([("received_at", ASCENDING)])
-        _indexed.add(raw.full_name)
-    return raw, quarantine
+    return _client[os.environ.get("MONGODB_DATABASE", "logs")]
+
+
+def _indexed_collection(database: Database, name: str, keys: list[list[tuple[str, int]]]) -> Collection:
+    collection = database[name]
+    if collection.full_name not in _indexed:
+        for key in keys:
+            collection.create_index(key)
+        _indexed.add(collection.full_name)
+    return collection
+
+
+def raw_collection_name(timestamp: dt.datetime) -> str:
+    name = os.environ.get("RAW_COLLECTION", "raw_logs")
+    return f"{name}_{timestamp:%Y%m%d%H}" if os.environ.get("RAW_BUCKET", "hour") == "hour" else name
+
+
+# The analysis filters raw logs by time, by service and time, and by status.
+RAW_INDEXES = [[("timestamp", ASCENDING)], [("service", ASCENDING), ("timestamp", ASCENDING)],
+               [("status", ASCENDING)]]
 
 
 def parse_timestamp(value: str) -> dt.datetime:
@@ -168,13 +182,21 @@ def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, 
         quarantined.append({"_id": event_id, "raw": Binary(data), "reason": reason, "received_at": received_at,
                             "event_source_arn": item.get("eventSourceARN"), **_kinesis_metadata(item)})
 
+    by_collection: dict[str, list[dict[str, Any]]] = {}
+    for document in logs:
+        by_collection.setdefault(raw_collection_name(document["timestamp"]), []).append(document)
     try:
-        raw, quarantine = _collections()
+        database = _database()
+        quarantine = _indexed_collection(database, os.environ.get("QUARANTINE_COLLECTION", "quarantine"),
+                                         [[("received_at", ASCENDING)]])
+        targets = [(_indexed_collection(database, name, RAW_INDEXES), docs) for name, docs in by_collection.items()]
     except PyMongoError as exc:
         logger.warning("MongoDB unreachable, the whole batch will be retried: %s", exc)
         failed = set(sequence_of)
     else:
-        failed = _insert(raw, logs) | _insert(quarantine, quarantined)
+        failed = _insert(quarantine, quarantined)
+        for collection, documents in targets:
+            failed |= _insert(collection, documents)
     if quarantined:
         logger.info("quarantined %d of %d records", len(quarantined), len(items))
     return {"batchItemFailures": [{"itemIdentifier": sequence_of[i]} for i in sequence_of if i in failed]}

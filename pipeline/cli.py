@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "pipeline.generate_cli",  # generate
     "pipeline.lambda_cli",  # lambda run | deploy
     "pipeline.flink_cli",  # flink run | status | stop | note | deploy
+    "pipeline.report_cli",  # report, demo
     "pipeline.bench",  # bench
 )
 

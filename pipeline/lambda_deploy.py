@@ -126,6 +126,7 @@ def function_environment(settings: Settings, secret_arn: str | None) -> dict[str
         "MONGODB_DATABASE": settings.mongodb_database,
         "RAW_COLLECTION": settings.raw_collection,
         "QUARANTINE_COLLECTION": settings.quarantine_collection,
+        "RAW_BUCKET": settings.raw_bucket,
     }
     if settings.is_local:
         env["MONGODB_URI"] = settings.mongo_uri

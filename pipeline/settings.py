@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     )
     mongodb_database: str = "logs"
     raw_collection: str = "raw_logs"
+    raw_bucket: Literal["hour", "none"] = Field(
+        default="hour", description="hour: raw logs in <raw_collection>_<YYYYMMDDHH> (UTC), so a time-range "
+        "question reads only its hours on FerretDB; none: one collection (fine on MongoDB/Atlas)")
     quarantine_collection: str = "quarantine"
 
     # --- PostgreSQL (aggregates) -------------------------------------------------------------

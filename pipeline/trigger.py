@@ -424,13 +424,13 @@ def default_checkpoint_path(settings: Settings, stream_name: str) -> Path:
 
 
 def function_environment(settings: Settings) -> dict[str, str]:
-    """The function's environment variables: the same the deployed function gets on the local profile."""
-    return {
-        "MONGODB_URI": settings.mongo_uri,
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "RAW_COLLECTION": settings.raw_collection,
-        "QUARANTINE_COLLECTION": settings.quarantine_collection,
-    }
+    """The environment the deployed function gets on the local profile (``lambda deploy`` builds it)."""
+    from pipeline.lambda_deploy import function_environment as deployed_environment
+
+    if not settings.is_local:
+        raise ValueError("the local trigger plays the event source mapping of the local profile; "
+                         "on AWS the deployed mapping invokes the function")
+    return deployed_environment(settings, None)
 
 
 def load_function(settings: Settings, spec: str = DEFAULT_HANDLER) -> Handler:

@@ -20,6 +20,7 @@ SUITES = (
     "pipeline.bench.ingest_generator",  # generator -> Kinesis, next to one put_record per event
     "pipeline.bench.ingest",  # Kinesis -> trigger -> MongoDB, next to one insert per record
     "pipeline.bench.flink",  # Flink job throughput and window latency
+    "pipeline.bench.analysis",  # Trino drill-down and percentiles next to pull-and-join in pandas
 )
 
 

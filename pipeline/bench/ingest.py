@@ -56,7 +56,10 @@ def _measure(settings: Settings, count: int, handler: Any, batch_size: int) -> f
     began = time.monotonic()
     stats = mapping.run(until_idle_s=IDLE_S)
     elapsed = time.monotonic() - began - IDLE_S
-    stored = MongoClient(settings.mongo_uri)[settings.mongodb_database][settings.raw_collection].count_documents({})
+    with MongoClient(settings.mongo_uri) as client:
+        database = client[settings.mongodb_database]
+        stored = sum(database[n].count_documents({}) for n in database.list_collection_names()
+                     if n == settings.raw_collection or n.startswith(f"{settings.raw_collection}_"))
     if stats.records != count or stored != count:
         raise RuntimeError(f"bench lost records: {count} sent, {stats.records} delivered, {stored} stored")
     return count / elapsed
@@ -78,8 +81,10 @@ def run(settings: Settings, scale: float) -> list[Result]:
         finally:
             boto3.client("kinesis", **case.boto3_kwargs()).delete_stream(StreamName=name)
             with MongoClient(case.mongo_uri) as client:
-                client[case.mongodb_database].drop_collection(name)
-                client[case.mongodb_database].drop_collection(f"{name}_q")
+                database = client[case.mongodb_database]
+                for collection in database.list_collection_names():
+                    if collection.startswith(name):  # the raw logs' hour buckets and the quarantine
+                        database.drop_collection(collection)
     base = figures["one-per-record"]
     results.append(Result("kinesis->trigger->mongodb (batch 100)", figures["batched"], "docs/s",
                           f"target >= 5,000; {figures['batched'] / base:.1f}x one-insert-per-record"))

@@ -125,6 +125,7 @@ def test_deploy_creates_function_role_queue_and_mapping_as_configured(make_setti
         "MONGODB_DATABASE": settings.mongodb_database,
         "RAW_COLLECTION": settings.raw_collection,
         "QUARANTINE_COLLECTION": settings.quarantine_collection,
+        "RAW_BUCKET": settings.raw_bucket,
     }
 
     # the role: trusted by Lambda only, one inline policy with exactly these rights

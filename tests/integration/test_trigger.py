@@ -50,7 +50,8 @@ def ingest(stack, unique_name):
     db = mongo[settings.mongodb_database]
     env = {**os.environ, **{f"WB_{k.upper()}": v for k, v in names.items()}}
     yield settings, kinesis, db, env
-    db[settings.raw_collection].drop()
+    for name in _raw_collections(db, settings):
+        db[name].drop()
     db[settings.quarantine_collection].drop()
     mongo.close()
     kinesis.delete_stream(StreamName=unique_name)
@@ -82,8 +83,17 @@ def _run_until_idle(env: dict[str, str], *args: str) -> str:
     return out
 
 
+def _raw_collections(db, settings: Settings) -> list[str]:
+    """The raw logs' collections: one per hour (``raw_<YYYYMMDDHH>``) with the default bucketing."""
+    return [n for n in db.list_collection_names() if n.startswith(f"{settings.raw_collection}_")]
+
+
 def _stored_logs(db, settings: Settings) -> dict[str, dict]:
-    return {d["request_id"]: d for d in db[settings.raw_collection].find()}
+    return {d["request_id"]: d for name in _raw_collections(db, settings) for d in db[name].find()}
+
+
+def _count(db, settings: Settings) -> int:
+    return sum(db[name].count_documents({}) for name in _raw_collections(db, settings))
 
 
 def _failure_messages(settings: Settings) -> list[dict]:
@@ -107,7 +117,7 @@ def test_every_record_is_stored_field_for_field_and_malformed_ones_are_quarantin
     _run_until_idle(env)
 
     stored = _stored_logs(db, settings)
-    assert len(stored) == len(logs) == db[settings.raw_collection].count_documents({})
+    assert len(stored) == len(logs) == _count(db, settings)
     for record in logs:
         doc = stored[record["request_id"]]
         assert doc["timestamp_raw"] == record["timestamp"]
@@ -118,8 +128,11 @@ def test_every_record_is_stored_field_for_field_and_malformed_ones_are_quarantin
     assert set(quarantined) == set(bad)
     for raw, reason in bad.items():
         assert reason in quarantined[raw]
-    indexes = {tuple(ix["key"]) for ix in db[settings.raw_collection].list_indexes()}
-    assert {("timestamp",), ("service", "timestamp"), ("status",)} <= indexes
+    buckets = _raw_collections(db, settings)
+    assert sorted(buckets) == [f"{settings.raw_collection}_20261127{hour}" for hour in ("10",)]
+    for name in buckets:
+        indexes = {tuple(ix["key"]) for ix in db[name].list_indexes()}
+        assert {("timestamp",), ("service", "timestamp"), ("status",)} <= indexes
 
 
 def test_a_second_run_resumes_from_the_checkpoint_and_writes_nothing_twice(ingest):
@@ -138,23 +151,21 @@ def test_killed_in_the_middle_of_a_batch_then_restarted_gives_exactly_n(ingest):
     settings, kinesis, db, env = ingest
     n = 600
     _put(kinesis, settings.stream_name, [json.dumps(_log(i)).encode() for i in range(n)])
-    raw = db[settings.raw_collection]
-
     proc = _trigger({**env, "SLOW_WRITER_PAUSE_S": "0.4"}, "--batch-size", "50",
                     "--handler", "tests.fixtures.handlers:slow_writer")
     deadline = time.monotonic() + 120
-    while raw.count_documents({}) % 50 == 0 or raw.count_documents({}) < 100:  # mid-batch: not a multiple
+    while (stored := _count(db, settings)) % 50 == 0 or stored < 100:  # mid-batch: not a multiple of 50
         assert time.monotonic() < deadline and proc.poll() is None, "the trigger never got going"
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    partial = raw.count_documents({})
+    partial = _count(db, settings)
     assert 0 < partial < n
 
     _run_until_idle(env)
 
     stored = _stored_logs(db, settings)
-    assert raw.count_documents({}) == n == len(stored)
+    assert _count(db, settings) == n == len(stored)
     assert sorted(stored) == [f"r{i:06d}" for i in range(n)]
 
 
@@ -230,7 +241,7 @@ def test_database_down_fails_only_the_batch_and_nothing_is_lost(ingest):
     # The records are still in the stream: a replay from TRIM_HORIZON with the database up stores them all.
     EventSourceMapping(settings, load_function(settings), TriggerConfig(), checkpoint_path=settings.var_dir
                        / "trigger" / "replay" / f"{settings.stream_name}.json").run(until_idle_s=0.5)
-    assert db[settings.raw_collection].count_documents({}) == 20
+    assert _count(db, settings) == 20
 
 
 def test_a_generated_scenario_arrives_exactly_with_malformed_records_quarantined(ingest):
@@ -260,7 +271,7 @@ def test_a_generated_scenario_arrives_exactly_with_malformed_records_quarantined
     expected = [e.record for e in generate(config) if e.record is not None]
     assert len(expected) == truth["counts"]["valid"]
     stored = _stored_logs(db, settings)
-    assert len(stored) == len(expected) == db[settings.raw_collection].count_documents({})
+    assert len(stored) == len(expected) == _count(db, settings)
     for record in expected:
         doc = stored[record["request_id"]]
         assert doc["timestamp_raw"] == record["timestamp"]

@@ -40,3 +40,27 @@ def test_stack_notebook_shows_every_server_up(stack, tmp_path):
     for service in ("kinesis", "mongodb", "postgres", "trino", "flink"):
         assert f"<th>{service}</th>" in html
     assert html.count("<td>up</td>") == 5 and "<td>down</td>" not in html
+
+
+@pytest.mark.stack
+def test_the_story_runs_top_to_bottom_with_small_parameters(stack, tmp_path):
+    """Notebooks 2 to 6 in order, as a class would run them: generate, ingest, window, analyse, report."""
+    small = {"02": {"count": 3000, "minutes": 15, "seed": 3}, "03": {}, "04": {}, "05": {}, "06": {}}
+    outputs = {}
+    for number, parameters in small.items():
+        outputs[number] = json.loads(execute(number, {"profile": "local", **parameters},
+                                             output=tmp_path / f"{number}.ipynb").read_text())
+
+    def texts(notebook: dict) -> str:
+        return "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                       for c in notebook["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+
+    def images(notebook: dict) -> int:
+        return sum("image/png" in o.get("data", {}) for c in notebook["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+
+    assert "'service': 'payment'" in texts(outputs["02"]) and images(outputs["02"]) == 2
+    assert "records delivered" in texts(outputs["03"])
+    assert "bounded run ended: state FINISHED" in texts(outputs["04"]) and images(outputs["04"]) == 1
+    assert images(outputs["05"]) == 2
+    assert "Incident report" in json.dumps(outputs["06"]["cells"][0])

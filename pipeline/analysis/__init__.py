@@ -1,0 +1,31 @@
+"""Federated analysis of the raw logs (MongoDB) and the per-minute aggregates (PostgreSQL) through Trino.
+
+Every function takes the one ``Settings`` object and returns a pandas DataFrame. The SQL lives in
+``sql/*.sql`` beside the code; user-given values (time ranges, services, limits) are always bound
+parameters (SQLAlchemy ``:name`` binds, sent by the Trino client as ``EXECUTE IMMEDIATE ... USING``),
+never pasted into the text. Only identifiers the code derives itself (catalog/schema/collection
+names from the settings, the hourly bucket collections found in MongoDB) are spliced in, quoted.
+
+Modules: ``db`` (engine, query runner), ``layout`` (where raw logs live, the Trino ``_schema``),
+``trends``, ``percentiles``, ``drilldown``, ``patterns``, ``incidents``.
+"""
+
+from pipeline.analysis.drilldown import drilldown, worst_windows
+from pipeline.analysis.incidents import detect_incidents, incidents
+from pipeline.analysis.layout import ensure_trino_schema, raw_sources
+from pipeline.analysis.patterns import mask_message, top_patterns
+from pipeline.analysis.percentiles import latency_percentiles
+from pipeline.analysis.trends import minute_trends
+
+__all__ = [
+    "detect_incidents",
+    "drilldown",
+    "ensure_trino_schema",
+    "incidents",
+    "latency_percentiles",
+    "mask_message",
+    "minute_trends",
+    "raw_sources",
+    "top_patterns",
+    "worst_windows",
+]

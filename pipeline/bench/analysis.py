@@ -1,0 +1,217 @@
+"""Federated analysis over 1,000,000 x scale stored raw logs: Trino next to pull-both-sides-into-pandas.
+
+Data: one day (2030-06-01, UTC) of generator logs with the ``payment-outage`` scenario, in the shape
+``lambda/handler.py`` stores (its ``parse_log``, ``_id`` = eventID, a ``kinesis`` sub-document), in
+hourly bucket collections (see ``pipeline.analysis.layout``) of a dedicated database; the per-minute
+``error_summary`` rows of that day are upserted into PostgreSQL, computed like the Flink job does.
+The data is kept: a re-run with the same scale skips loading (a marker document says what is loaded).
+
+Figures, all from the same run:
+
+- drill-down (top 5 windows of the day, 50 logs each): Trino's one federated query, which reads only
+  the buckets of those windows, vs pulling the day's raw logs (pymongo) and error_summary (psycopg2)
+  into pandas and joining there; and the same Trino query over every bucket (no pruning), which is
+  what a single collection costs on FerretDB.
+- p50/p95/p99 per service and minute for one hour: Trino (one bucket) vs pulling that hour's logs
+  into pandas; and Trino over every bucket with the same time filter: the FerretDB full-read cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import sqlalchemy as sa
+from psycopg2.extras import execute_values
+from pymongo import MongoClient
+from tqdm import tqdm
+
+from pipeline import pg_schema
+from pipeline.analysis import drilldown, latency_percentiles
+from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params, utc_naive
+from pipeline.analysis.layout import bucket_hours, bucket_name, ensure_trino_schema, raw_relation
+from pipeline.bench import Result
+from pipeline.generator import GeneratorConfig, generate
+from pipeline.scenarios import make_scenario
+from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.trigger import load_handler
+
+DATABASE = "bench_analysis"
+DAY = dt.datetime(2030, 6, 1)
+HOUR_UNDER_TEST = DAY + dt.timedelta(hours=10)
+TOP, PER_WINDOW = 5, 50
+BATCH = 5000
+MARKER = "bench_meta"
+T = TypeVar("T")
+UNPRUNED_DRILLDOWN_MAX_SCALE = 0.2  # above, the unpruned drill-down alone would take minutes
+
+
+def _settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"mongodb_database": DATABASE, "raw_collection": "raw_logs"})
+
+
+def _load(settings: Settings, count: int) -> None:
+    """Store ``count`` logs of the day in hourly buckets and their error_summary rows; skip when done."""
+    client = MongoClient(settings.mongo_uri)
+    db = client[DATABASE]
+    wanted = {"_id": "loaded", "count": count, "day": DAY.isoformat(), "scenario": "payment-outage", "seed": 11}
+    if db[MARKER].find_one({"_id": "loaded"}) == wanted:
+        print(f"   {count:,} raw logs already loaded in {DATABASE}", flush=True)
+        return
+    for name in db.list_collection_names():
+        db.drop_collection(name)
+    parse_log = load_handler(f"{PROJECT_ROOT / 'lambda' / 'handler.py'}:parse_log")
+    start = DAY.replace(tzinfo=dt.UTC)
+    config = GeneratorConfig(count=count, start=start, end=start + dt.timedelta(days=1), seed=11,
+                             scenario=make_scenario("payment-outage"))
+    errors: dict[tuple[str, dt.datetime], list[float]] = defaultdict(list)
+    pending: dict[str, list[dict]] = defaultdict(list)
+
+    def flush(name: str) -> None:
+        db[name].insert_many(pending.pop(name), ordered=False)
+
+    with tqdm(total=count, unit="log", desc="   loading raw logs", mininterval=2) as bar:
+        for i, event in enumerate(generate(config)):
+            doc = parse_log(event.data)
+            shard = f"shardId-00000000000{i % 2}"
+            sequence = f"{49_600_000_000_000_000_000 + i:056d}"
+            doc = {"_id": f"{shard}:{sequence}", **doc,
+                   "kinesis": {"shard_id": shard, "sequence_number": sequence, "partition_key": event.partition_key,
+                               "arrival": doc["timestamp"]}}
+            if doc["status"] >= 500:
+                minute = doc["timestamp"].replace(second=0, microsecond=0, tzinfo=None)
+                errors[(doc["service"], minute)].append(doc["latency_ms"])
+            name = bucket_name(settings, doc["timestamp"])
+            pending[name].append(doc)
+            if len(pending[name]) >= BATCH:
+                flush(name)
+                bar.update(BATCH)
+        for name in list(pending):
+            size = len(pending[name])
+            flush(name)
+            bar.update(size)
+    pg_schema.apply(settings)
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM error_summary WHERE window_start >= %s AND window_start < %s",
+                    (DAY, DAY + dt.timedelta(days=1)))
+        execute_values(cur, "INSERT INTO error_summary (service, window_start, total_errors, avg_latency) VALUES %s",
+                       [(s, m, len(v), float(np.mean(v))) for (s, m), v in errors.items()])
+    db[MARKER].replace_one({"_id": "loaded"}, wanted, upsert=True)
+    client.close()
+
+
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    began = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - began
+
+
+def _pull_logs(settings: Settings, start: dt.datetime, end: dt.datetime, collections: list[str]) -> pd.DataFrame:
+    with MongoClient(settings.mongo_uri) as client:
+        db = client[settings.mongodb_database]
+        rows = [doc for name in collections
+                for doc in db[name].find({"timestamp": {"$gte": start, "$lt": end}})]
+    frame = pd.DataFrame(rows)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.tz_localize(None) \
+        if frame["timestamp"].dt.tz is not None else frame["timestamp"]
+    return frame
+
+
+def _pandas_drilldown(settings: Settings, start: dt.datetime, end: dt.datetime, collections: list[str]) -> pd.DataFrame:
+    logs = _pull_logs(settings, start, end, collections)
+    pg = sa.create_engine(settings.sqlalchemy_url)
+    with pg.connect() as conn:
+        summary = pd.read_sql_query(
+            sa.text("SELECT service, window_start, total_errors, avg_latency FROM error_summary "
+                    "WHERE window_start >= :start AND window_start < :end"), conn, params={"start": start, "end": end})
+    pg.dispose()
+    worst = summary.sort_values(["total_errors", "avg_latency", "service", "window_start"],
+                                ascending=[False, False, True, True]).head(TOP).reset_index(drop=True)
+    worst["rank"] = np.arange(1, len(worst) + 1)
+    logs["window_start"] = logs["timestamp"].dt.floor("min")
+    joined = worst.merge(logs, on=["service", "window_start"])
+    joined = joined.sort_values(["rank", "status", "timestamp", "_id"], ascending=[True, False, True, True])
+    return joined.groupby("rank").head(PER_WINDOW).rename(columns={"_id": "event_id"})
+
+
+def _pandas_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime,
+                        collections: list[str]) -> pd.DataFrame:
+    logs = _pull_logs(settings, start, end, collections)
+    logs["minute"] = logs["timestamp"].dt.floor("min")
+    grouped = logs.groupby(["service", "minute"])["latency_ms"]
+    return pd.DataFrame({"requests": grouped.size(), "p50": grouped.quantile(0.5), "p95": grouped.quantile(0.95),
+                         "p99": grouped.quantile(0.99)}).reset_index()
+
+
+def _trino_unpruned_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime,
+                                collections: list[str]) -> pd.DataFrame:
+    sql = load_sql("percentiles", raw_logs=raw_relation(settings, collections))
+    return query(settings, sql, {"start_ts": start, "end_ts": end, **services_params(None)})
+
+
+def _trino_unpruned_drilldown(settings: Settings, start: dt.datetime, end: dt.datetime,
+                              collections: list[str]) -> pd.DataFrame:
+    sql = load_sql("drilldown", pg_schema=quote_ident(PG_SCHEMA), raw_logs=raw_relation(settings, collections))
+    return query(settings, sql, {"start_ts": start, "end_ts": end, "top": TOP, "per_window": PER_WINDOW,
+                                 "lo_ts": start, "hi_ts": end, "errors_only": False, **services_params(None)})
+
+
+def run(settings: Settings, scale: float) -> list[Result]:
+    count = int(1_000_000 * scale)
+    case = _settings(settings)
+    _load(case, count)
+    with MongoClient(case.mongo_uri) as client:
+        every = sorted(bucket_hours(case, client[DATABASE].list_collection_names()))
+    ensure_trino_schema(case, every)
+    day_start, day_end = utc_naive(DAY), utc_naive(DAY + dt.timedelta(days=1))
+    hour_start, hour_end = HOUR_UNDER_TEST, HOUR_UNDER_TEST + dt.timedelta(hours=1)
+    results: list[Result] = []
+
+    # warm-up: Trino's first query plans and loads metadata
+    latency_percentiles(case, hour_start, hour_start + dt.timedelta(minutes=1))
+
+    trino_drill, t_trino = _timed(lambda: drilldown(case, day_start, day_end, TOP, PER_WINDOW))
+    print(f"   drill-down trino (pruned): {t_trino:.1f} s, {len(trino_drill)} rows", flush=True)
+    pandas_drill, t_pandas = _timed(lambda: _pandas_drilldown(case, day_start, day_end, every))
+    print(f"   drill-down pandas pull-and-join: {t_pandas:.1f} s", flush=True)
+    same = (sorted(trino_drill["event_id"]) == sorted(pandas_drill["event_id"]))
+    results += [
+        Result("analysis drill-down trino (federated)", t_trino, "s",
+               f"pandas {t_pandas:.1f} s = x{t_pandas / t_trino:.1f}",
+               f"{count:,} stored; same rows as pandas: {same}; target x5"),
+        Result("analysis drill-down pandas pull+join", t_pandas, "s", "baseline",
+               "pymongo + psycopg2, joined in pandas"),
+    ]
+    if scale <= UNPRUNED_DRILLDOWN_MAX_SCALE:  # the full-read cost is measured below in any case
+        full_drill, t_full = _timed(lambda: _trino_unpruned_drilldown(case, day_start, day_end, every))
+        print(f"   drill-down trino over every bucket: {t_full:.1f} s", flush=True)
+        same_full = sorted(full_drill["event_id"]) == sorted(trino_drill["event_id"])
+        results.append(Result("analysis drill-down trino, every bucket", t_full, "s",
+                              f"x{t_full / t_trino:.1f} the pruned query",
+                              f"FerretDB full read; same rows: {same_full}"))
+
+    trino_pct, t_trino = _timed(lambda: latency_percentiles(case, hour_start, hour_end))
+    print(f"   percentiles 1 h trino: {t_trino:.1f} s", flush=True)
+    hour_buckets = [bucket_name(case, hour_start)]
+    pandas_pct, t_pandas = _timed(lambda: _pandas_percentiles(case, hour_start, hour_end, hour_buckets))
+    print(f"   percentiles 1 h pandas: {t_pandas:.1f} s", flush=True)
+    same = int(trino_pct["requests"].sum()) == int(pandas_pct["requests"].sum())
+    merged = trino_pct.merge(pandas_pct, on=["service", "minute"], suffixes=("", "_exact"))
+    p95_error = float((merged["p95"] / merged["p95_exact"] - 1).abs().median()) if len(merged) else float("nan")
+    _full_pct, t_full = _timed(lambda: _trino_unpruned_percentiles(case, hour_start, hour_end, every))
+    print(f"   percentiles 1 h trino over every bucket: {t_full:.1f} s", flush=True)
+    results += [
+        Result("analysis p50/p95/p99 1 h trino", t_trino, "s", f"pandas {t_pandas:.1f} s = x{t_pandas / t_trino:.1f}",
+               f"{int(trino_pct['requests'].sum()):,} logs read; same counts: {same}; "
+               f"median |p95 - exact| {p95_error:.1%}"),
+        Result("analysis p50/p95/p99 1 h pandas", t_pandas, "s", "baseline", "pymongo pull of the hour's bucket"),
+        Result("analysis p50/p95/p99 1 h trino, every bucket", t_full, "s",
+               f"x{t_full / t_trino:.1f} the bucketed query", f"FerretDB full read of {count:,} logs"),
+    ]
+    return results
