@@ -25,7 +25,7 @@ Settings come from WB_* environment variables or an untracked .env file (see REA
 """
 
 
-# Modules that add subcommands; each defines register(subparsers). A missing one is skipped.
+# Modules that add subcommands; each defines register(subparsers).
 COMMAND_MODULES = (
     "pipeline.generate_cli",  # generate
     "pipeline.lambda_cli",  # lambda run | deploy
@@ -89,13 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Each area of the workbench registers its own commands: register(subparsers) in its module.
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -204,14 +204,17 @@ def run(settings: Settings, scale: float) -> list[Result]:
     same = int(trino_pct["requests"].sum()) == int(pandas_pct["requests"].sum())
     merged = trino_pct.merge(pandas_pct, on=["service", "minute"], suffixes=("", "_exact"))
     p95_error = float((merged["p95"] / merged["p95_exact"] - 1).abs().median()) if len(merged) else float("nan")
-    _full_pct, t_full = _timed(lambda: _trino_unpruned_percentiles(case, hour_start, hour_end, every))
-    print(f"   percentiles 1 h trino over every bucket: {t_full:.1f} s", flush=True)
     results += [
         Result("analysis p50/p95/p99 1 h trino", t_trino, "s", f"pandas {t_pandas:.1f} s = x{t_pandas / t_trino:.1f}",
                f"{int(trino_pct['requests'].sum()):,} logs read; same counts: {same}; "
                f"median |p95 - exact| {p95_error:.1%}"),
         Result("analysis p50/p95/p99 1 h pandas", t_pandas, "s", "baseline", "pymongo pull of the hour's bucket"),
-        Result("analysis p50/p95/p99 1 h trino, every bucket", t_full, "s",
-               f"x{t_full / t_trino:.1f} the bucketed query", f"FerretDB full read of {count:,} logs"),
     ]
+    # The same question over every bucket: what the full read that FerretDB does for any non-_id filter
+    # costs. At 1M logs (24 buckets) Trino gave up planning it after its 10 min limit, so only at small scale.
+    if scale <= UNPRUNED_DRILLDOWN_MAX_SCALE:
+        _full_pct, t_full = _timed(lambda: _trino_unpruned_percentiles(case, hour_start, hour_end, every))
+        print(f"   percentiles 1 h trino over every bucket: {t_full:.1f} s", flush=True)
+        results.append(Result("analysis p50/p95/p99 1 h trino, every bucket", t_full, "s",
+                              f"x{t_full / t_trino:.1f} the bucketed query", f"FerretDB full read of {count:,} logs"))
     return results
