@@ -10,10 +10,7 @@ finished, and exits with the job's exit code (for scripts and tests).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -83,23 +80,11 @@ class FlinkJobProcess(Service):
         self.state_path.unlink(missing_ok=True)
         super().start()
 
+    # SIGTERM to the job process only: it cancels the Flink job, then its gateway JVM ends with it.
+    terminate_group = False
+
     def stop(self, timeout_s: float = 30.0) -> bool:
-        """SIGTERM to the job process only (it cancels the job), then the whole group if it hangs."""
-        pid = self.pid()
-        if pid is None:
-            self.pid_path.unlink(missing_ok=True)
-            return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        try:
-            psutil.Process(pid).wait(timeout=timeout_s)
-        except psutil.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass
-        self.pid_path.unlink(missing_ok=True)
-        return True
+        return super().stop(timeout_s)
 
 
 def _check_stack(settings: Settings, stream: str) -> None:

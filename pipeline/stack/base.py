@@ -168,18 +168,22 @@ class Service(ABC):
     def running(self) -> bool:
         return self.pid() is not None
 
+    # SIGTERM goes to the whole process group, unless the leader must shut its children down itself.
+    terminate_group = True
+
     def stop(self, timeout_s: float = 20.0) -> bool:
-        """Stop the process this stack started; True if there was one."""
+        """Stop the process this stack started (its group is killed if it hangs); True if there was one."""
         pid = self.pid()
         if pid is None:
             self.pid_path.unlink(missing_ok=True)
             return False
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
+            (os.killpg if self.terminate_group else os.kill)(pid, signal.SIGTERM)
         try:
             psutil.Process(pid).wait(timeout=timeout_s)
         except psutil.TimeoutExpired:
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
         self.pid_path.unlink(missing_ok=True)
