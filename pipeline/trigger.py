@@ -22,7 +22,6 @@ and the rest of the shard goes through.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import importlib
 import importlib.util
@@ -436,6 +435,4 @@ def function_environment(settings: Settings) -> dict[str, str]:
 def load_function(settings: Settings, spec: str = DEFAULT_HANDLER) -> Handler:
     """Set the function's environment, then load its handler (as a Lambda container would)."""
     os.environ.update(function_environment(settings))
-    with contextlib.suppress(AttributeError):
-        logging.getLogger("log-ingest").handlers.clear()
     return load_handler(spec)

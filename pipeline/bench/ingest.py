@@ -8,6 +8,7 @@ beforehand, so the difference is the handler: the real one writes a batch with o
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import time
 import uuid
@@ -17,6 +18,8 @@ import boto3
 from pymongo import MongoClient
 
 from pipeline.bench import Result
+from pipeline.generator import GeneratorConfig, generate
+from pipeline.producer import KinesisProducer, kinesis_client
 from pipeline.settings import Settings
 from pipeline.trigger import EventSourceMapping, TriggerConfig, load_function
 
@@ -24,16 +27,13 @@ IDLE_S = 0.5
 
 
 def _fill(settings: Settings, stream: str, count: int) -> None:
-    kinesis = boto3.client("kinesis", **settings.boto3_kwargs())
-    kinesis.create_stream(StreamName=stream, ShardCount=settings.shard_count)
-    kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
-    for start in range(0, count, 500):
-        records = [{"Data": json.dumps({
-            "timestamp": f"2026-11-27T10:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z",
-            "service": ("auth", "payment", "search")[i % 3], "status": 200 if i % 20 else 503,
-            "message": f"GET /items/{i} served", "latency_ms": 5.0 + i % 300, "request_id": uuid.uuid4().hex,
-        }).encode(), "PartitionKey": str(i)} for i in range(start, min(count, start + 500))]
-        kinesis.put_records(StreamName=stream, Records=records)
+    """A fresh stream holding ``count`` generated logs, sent by the project's producer (retries included)."""
+    client = kinesis_client(settings)
+    client.create_stream(StreamName=stream, ShardCount=settings.shard_count)
+    client.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
+    start = dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
+    config = GeneratorConfig(count=count, seed=1, start=start, end=start + dt.timedelta(hours=1))
+    KinesisProducer(client, stream).send(generate(config), total=count, progress=False)
 
 
 def _one_insert_per_record(settings: Settings) -> Any:

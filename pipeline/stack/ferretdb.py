@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -27,8 +28,9 @@ class FerretDBService(Service):
     stands_in_for = "MongoDB Atlas (FerretDB v1, SQLite backend)"
     port_setting = "mongo_port"
 
-    @property
+    @cached_property
     def binary(self) -> Path:
+        """Named after the hash of its sources: read once, rebuilt only when they change."""
         digest = tree_digest(SOURCE_DIR, ("go.mod", "go.sum", "*.go"))
         return self.settings.cache_dir / "bin" / f"ferretdb-local-{digest}"
 

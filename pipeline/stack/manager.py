@@ -64,14 +64,10 @@ def _wait_ready(pending: list[Service], timeout_s: float) -> None:
         if waiting and time.monotonic() > deadline:
             names = ", ".join(s.name for s in waiting)
             raise StackError(
-                f"{names} did not answer within {timeout_s:.0f} s; see {settings_logs(waiting)}",
+                f"{names} did not answer within {timeout_s:.0f} s; see {', '.join(str(s.log_path) for s in waiting)}",
                 "the machine may be overloaded: raise WB_STARTUP_TIMEOUT_S, or read the log",
             )
         time.sleep(0.25)
-
-
-def settings_logs(items: list[Service]) -> str:
-    return ", ".join(str(s.log_path) for s in items)
 
 
 def up(settings: Settings) -> list[ServiceStatus]:
