@@ -115,7 +115,7 @@ def run(settings: Settings, stream: str, bounded: bool, state: StateFile, parall
     shard_count = open_shard_count(settings, stream)
     rest_port = free_port()
     t_env = create_table_env(settings, job_name=f"log windows {stream}",
-                             parallelism=parallelism or settings.flink_parallelism or shard_count)
+                             parallelism=parallelism or settings.flink_parallelism or shard_count, bounded=bounded)
     t_env.get_config().set("rest.bind-port", str(rest_port))
     values = local_values(settings, stream)
     statement_set = t_env.create_statement_set()

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
                                    description="how late (s) a record may be and still count")
     flink_parallelism: int | None = Field(default=None, ge=1, le=64, description="default: one per shard")
     flink_initpos: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
+    flink_source_idle_timeout_s: float = Field(
+        default=5.0, ge=0,
+        description="a live job's source subtask without records this long stops holding the watermark back "
+                    "(0: never); --bounded jobs never mark a subtask idle, so a slow shard loses nothing")
     flink_jdbc_flush_rows: int = Field(default=2000, ge=1, description="JDBC sink batch size (rows)")
     flink_bounded_timeout_s: float = Field(default=1800.0, gt=0, description="--bounded gives up after this")
     trino_reader_user: str = Field(default="trino_reader", description="read-only PostgreSQL role for Trino")
