@@ -32,7 +32,7 @@ go-test:  ## unit tests of the FerretDB wire proxy (Go)
 	@cd env/ferretdb && go vet ./... && go test ./...
 
 lint: venv  ## ruff over the Python code
-	@$(PY) -m ruff check pipeline tests lambda
+	@$(PY) -m ruff check pipeline tests lambda notebooks
 
 browser:  ## Debian's chromium, for the test that opens the report in a real browser
 	@command -v chromium >/dev/null || { \
