@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -130,6 +131,52 @@ func TestEmbeddedFerretDBThroughProxy(t *testing.T) {
 		}
 
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// listDatabases {nameOnly: true} is answered by the proxy from the SQLite files; the names
+	// must be FerretDB's own (its full answer, with sizes, is still forwarded), also after a drop
+	if err = client.Database("other").Collection("c").Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err = client.Database("other").Collection("c").InsertOne(ctx, bson.D{{Key: "x", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, dropOther := range []bool{false, true} {
+		if dropOther {
+			if err = client.Database("other").Drop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		fast, err := client.ListDatabaseNames(ctx, bson.D{})
+		if err != nil {
+			t.Fatalf("listDatabases nameOnly: %v", err)
+		}
+
+		full, err := client.ListDatabases(ctx, bson.D{})
+		if err != nil {
+			t.Fatalf("listDatabases: %v", err)
+		}
+
+		var names []string
+		for _, d := range full.Databases {
+			names = append(names, d.Name)
+		}
+
+		if fmt.Sprint(fast) != fmt.Sprint(names) {
+			t.Fatalf("proxy lists %v, FerretDB %v (after dropping other: %v)", fast, names, dropOther)
+		}
+
+		if want := map[bool]string{false: "[logbench other]", true: "[logbench]"}[dropOther]; fmt.Sprint(fast) != want {
+			t.Fatalf("listDatabases nameOnly = %v, want %s", fast, want)
+		}
+	}
+
+	filtered, err := client.ListDatabaseNames(ctx, bson.D{{Key: "name", Value: "nothing"}})
+	if err != nil || len(filtered) != 0 {
+		t.Fatalf("listDatabases with a filter (forwarded): %v, %v", filtered, err)
 	}
 
 	_ = client.Disconnect(ctx)

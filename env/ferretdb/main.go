@@ -4,7 +4,8 @@
 // FerretDB v1 rejects every command that carries a collation, while Trino's MongoDB
 // connector sends `collation: {locale: "simple"}` with every find. "simple" collation
 // is plain binary comparison, which is what FerretDB does anyway, so the proxy removes
-// exactly that value (and nothing else) before the command reaches FerretDB.
+// exactly that value (and nothing else) before the command reaches FerretDB. It also drops
+// FerretDB's replies to moreToCome requests and answers listDatabases {nameOnly: true} itself.
 //
 // See README.md for flags and details.
 package main
@@ -21,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -226,7 +228,7 @@ func start(cfg config, logger *slog.Logger) (s *server, err error) {
 	s = &server{
 		l:            logger,
 		ln:           ln,
-		proxy:        newProxy(logger.With(slog.String("component", "proxy")), dial),
+		proxy:        newProxy(logger.With(slog.String("component", "proxy")), dial, sqliteDatabaseNames(dir)),
 		sqliteDir:    dir,
 		internalDesc: desc,
 		cleanup:      cleanup,
@@ -379,4 +381,24 @@ func goVersion() string {
 	}
 
 	return "(unknown)"
+}
+
+// sqliteDatabaseNames lists the databases of the SQLite backend: one `<name>.sqlite` file each,
+// found the way FerretDB v1.24's pool finds them at start; sorted, as FerretDB lists them.
+func sqliteDatabaseNames(dir string) func() ([]string, error) {
+	return func() ([]string, error) {
+		files, err := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+		if err != nil {
+			return nil, err
+		}
+
+		names := make([]string, 0, len(files))
+		for _, f := range files {
+			names = append(names, strings.TrimSuffix(filepath.Base(f), ".sqlite"))
+		}
+
+		sort.Strings(names)
+
+		return names, nil
+	}
 }

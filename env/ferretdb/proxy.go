@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/bsontype"
@@ -226,17 +227,23 @@ type proxy struct {
 	l           *slog.Logger
 	dialBackend func() (net.Conn, error)
 
+	// databaseNames, when set, lets the proxy answer listDatabases {nameOnly: true} itself
+	// (see localReply); nil forwards every command.
+	databaseNames func() ([]string, error)
+	replyID       atomic.Int32
+
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
 }
 
-func newProxy(l *slog.Logger, dialBackend func() (net.Conn, error)) *proxy {
+func newProxy(l *slog.Logger, dialBackend func() (net.Conn, error), databaseNames func() ([]string, error)) *proxy {
 	return &proxy{
-		l:           l,
-		dialBackend: dialBackend,
-		conns:       make(map[net.Conn]struct{}),
+		l:             l,
+		dialBackend:   dialBackend,
+		databaseNames: databaseNames,
+		conns:         make(map[net.Conn]struct{}),
 	}
 }
 
@@ -327,13 +334,16 @@ func (p *proxy) handle(client net.Conn) {
 
 	var pending moreToComeSet
 
+	// both directions write to the client: FerretDB's replies and the proxy's own (localReply)
+	toClient := &lockedWriter{w: client}
+
 	done := make(chan struct{})
 
 	// server -> client: replies are forwarded untouched, except replies to moreToCome requests
 	go func() {
 		defer close(done)
 
-		if err := p.forwardServerMessages(client, backend, &pending); err != nil &&
+		if err := p.forwardServerMessages(toClient, backend, &pending); err != nil &&
 			!errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			p.l.Debug("server side ended", slog.String("client", remote), slog.Any("error", err))
 		}
@@ -342,7 +352,7 @@ func (p *proxy) handle(client net.Conn) {
 	}()
 
 	// client -> server: message by message, rewriting where needed
-	err = p.forwardClientMessages(backend, client, &pending)
+	err = p.forwardClientMessages(backend, client, toClient, &pending)
 
 	_ = backend.Close()
 	<-done
@@ -357,7 +367,8 @@ func (p *proxy) handle(client net.Conn) {
 
 // forwardClientMessages copies client messages to dst, rewriting them with rewriteMessage,
 // and records the request IDs of OP_MSG requests that carry the moreToCome flag in pending.
-func (p *proxy) forwardClientMessages(dst io.Writer, src io.Reader, pending *moreToComeSet) error {
+// A command the proxy answers itself (localReply) is answered on reply and not forwarded.
+func (p *proxy) forwardClientMessages(dst io.Writer, src io.Reader, reply io.Writer, pending *moreToComeSet) error {
 	br := bufio.NewReaderSize(src, 64<<10)
 
 	for {
@@ -368,6 +379,14 @@ func (p *proxy) forwardClientMessages(dst io.Writer, src io.Reader, pending *mor
 			}
 
 			return err
+		}
+
+		if answer := p.localReply(msg); answer != nil {
+			if _, err = reply.Write(answer); err != nil {
+				return err
+			}
+
+			continue
 		}
 
 		out, changed := rewriteMessage(msg)
@@ -517,4 +536,105 @@ func replyOK(reply []byte) (bool, error) {
 	default:
 		return false, fmt.Errorf("unexpected reply: ok has type %s", v.Type)
 	}
+}
+
+// lockedWriter writes whole messages to one connection from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (lw *lockedWriter) Write(b []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+
+	return lw.w.Write(b)
+}
+
+// localReply answers `listDatabases` with `nameOnly: true` without FerretDB, or returns nil.
+//
+// FerretDB v1 computes the size of every database for listDatabases even when only names are
+// asked for; on SQLite that reads every page of every database file (3-4 s for a 1.4 GB
+// database, measured), and Trino's MongoDB connector asks for the names while planning a query
+// whenever its metadata cache has expired. With nameOnly the answer is just the names, which for
+// the SQLite backend are its data files (`<name>.sqlite`, exactly how FerretDB itself finds them
+// at start). Only the plain form is answered here: an OP_MSG without flags, one body section,
+// `$db: "admin"`, `nameOnly: true` and no `filter`; anything else goes to FerretDB, as does the
+// command when the names cannot be read.
+func (p *proxy) localReply(msg []byte) []byte {
+	if p.databaseNames == nil {
+		return nil
+	}
+
+	body, ok := plainCommandBody(msg)
+	if !ok || !isNameOnlyListDatabases(body) {
+		return nil
+	}
+
+	names, err := p.databaseNames()
+	if err != nil {
+		p.l.Warn("cannot list databases; asking FerretDB", slog.Any("error", err))
+		return nil
+	}
+
+	databases := make(bson.A, 0, len(names))
+	for _, name := range names {
+		databases = append(databases, bson.D{{Key: "name", Value: name}})
+	}
+
+	out, err := bson.Marshal(bson.D{{Key: "databases", Value: databases}, {Key: "ok", Value: float64(1)}})
+	if err != nil {
+		p.l.Warn("cannot encode listDatabases reply; asking FerretDB", slog.Any("error", err))
+		return nil
+	}
+
+	answer := newOpMsg(p.replyID.Add(1), 0, out)
+	copy(answer[8:12], msg[4:8]) // responseTo = the request's ID
+
+	return answer
+}
+
+// plainCommandBody returns the body of an OP_MSG that has no flag bits and exactly one section,
+// a body (kind 0) document that fills the message.
+func plainCommandBody(msg []byte) (bson.Raw, bool) {
+	if len(msg) < headerLen+4+1+5 || int32(binary.LittleEndian.Uint32(msg[12:16])) != opCodeMsg {
+		return nil, false
+	}
+
+	if binary.LittleEndian.Uint32(msg[16:20]) != 0 || msg[headerLen+4] != 0 {
+		return nil, false
+	}
+
+	body := bson.Raw(msg[headerLen+4+1:])
+	if int(int32(binary.LittleEndian.Uint32(body[0:4]))) != len(body) || body.Validate() != nil {
+		return nil, false
+	}
+
+	return body, true
+}
+
+// isNameOnlyListDatabases reports whether body is `{listDatabases: ..., nameOnly: true, $db: "admin"}`
+// without a filter (other fields, such as lsid or authorizedDatabases, do not change the answer).
+func isNameOnlyListDatabases(body bson.Raw) bool {
+	elems, err := body.Elements()
+	if err != nil || len(elems) == 0 || elems[0].Key() != "listDatabases" {
+		return false
+	}
+
+	nameOnly, admin := false, false
+
+	for _, e := range elems[1:] {
+		switch e.Key() {
+		case "nameOnly":
+			v, ok := e.Value().BooleanOK()
+			nameOnly = ok && v
+		case "$db":
+			v, ok := e.Value().StringValueOK()
+			admin = ok && v == "admin"
+		case "filter":
+			return false
+		}
+	}
+
+	return nameOnly && admin
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -461,12 +462,12 @@ func TestForwardClientMessages(t *testing.T) {
 		want.Write(out)
 	}
 
-	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 
 	var got bytes.Buffer
 
 	// one byte at a time: messages split across reads must be reassembled
-	err := p.forwardClientMessages(&got, iotest.OneByteReader(bytes.NewReader(in.Bytes())), new(moreToComeSet))
+	err := p.forwardClientMessages(&got, iotest.OneByteReader(bytes.NewReader(in.Bytes())), io.Discard, new(moreToComeSet))
 	if err != io.EOF {
 		t.Fatalf("expected io.EOF at the end, got %v", err)
 	}
@@ -558,14 +559,14 @@ func TestRepliesToMoreToComeDropped(t *testing.T) {
 	in.Write(withIDs(buildMsg(flagChecksumPresent|flagMoreToCome, body(insert)), 13, 0))
 	in.Write(withIDs(buildMsg(0, body(find)), 12, 0))
 
-	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 
 	var pending moreToComeSet
 
 	sent := bytes.Clone(in.Bytes())
 
 	var toServer bytes.Buffer
-	if err := p.forwardClientMessages(&toServer, &in, &pending); err != io.EOF {
+	if err := p.forwardClientMessages(&toServer, &in, io.Discard, &pending); err != io.EOF {
 		t.Fatal(err)
 	}
 
@@ -597,5 +598,77 @@ func TestRepliesToMoreToComeDropped(t *testing.T) {
 
 	if len(pending.ids) != 0 {
 		t.Fatalf("pending not emptied: %v", pending.ids)
+	}
+}
+
+func TestLocalReplyAnswersOnlyPlainNameOnlyListDatabases(t *testing.T) {
+	p := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+		func() ([]string, error) { return []string{"a", "logs"}, nil })
+
+	cmd := func(flags uint32, d bson.D) []byte {
+		body, err := bson.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		msg := newOpMsg(77, flags, body)
+
+		return msg
+	}
+
+	plain := bson.D{{Key: "listDatabases", Value: 1}, {Key: "nameOnly", Value: true},
+		{Key: "authorizedDatabases", Value: true}, {Key: "$db", Value: "admin"}}
+
+	answer := p.localReply(cmd(0, plain))
+	if answer == nil {
+		t.Fatal("plain listDatabases {nameOnly: true} was not answered")
+	}
+
+	if got := int32(binary.LittleEndian.Uint32(answer[8:12])); got != 77 {
+		t.Fatalf("responseTo = %d, want 77", got)
+	}
+
+	if ok, err := replyOK(answer); !ok || err != nil {
+		t.Fatalf("reply not ok: %v", err)
+	}
+
+	var reply struct {
+		Databases []struct{ Name string } `bson:"databases"`
+	}
+
+	if err := bson.Unmarshal(answer[headerLen+4+1:], &reply); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(reply.Databases) != 2 || reply.Databases[0].Name != "a" || reply.Databases[1].Name != "logs" {
+		t.Fatalf("databases = %+v", reply.Databases)
+	}
+
+	forwarded := map[string][]byte{
+		"nameOnly false":   cmd(0, bson.D{{Key: "listDatabases", Value: 1}, {Key: "nameOnly", Value: false}, {Key: "$db", Value: "admin"}}),
+		"nameOnly missing": cmd(0, bson.D{{Key: "listDatabases", Value: 1}, {Key: "$db", Value: "admin"}}),
+		"nameOnly 1":       cmd(0, bson.D{{Key: "listDatabases", Value: 1}, {Key: "nameOnly", Value: 1}, {Key: "$db", Value: "admin"}}),
+		"with a filter": cmd(0, bson.D{{Key: "listDatabases", Value: 1}, {Key: "nameOnly", Value: true},
+			{Key: "filter", Value: bson.D{{Key: "name", Value: "a"}}}, {Key: "$db", Value: "admin"}}),
+		"not on admin":   cmd(0, bson.D{{Key: "listDatabases", Value: 1}, {Key: "nameOnly", Value: true}, {Key: "$db", Value: "logs"}}),
+		"other command":  cmd(0, bson.D{{Key: "find", Value: "listDatabases"}, {Key: "nameOnly", Value: true}, {Key: "$db", Value: "admin"}}),
+		"moreToCome":     cmd(flagMoreToCome, plain),
+		"truncated body": cmd(0, plain)[:40],
+	}
+
+	for name, msg := range forwarded {
+		if p.localReply(msg) != nil {
+			t.Errorf("%s: answered locally, should go to FerretDB", name)
+		}
+	}
+
+	failing := newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil,
+		func() ([]string, error) { return nil, errors.New("no dir") })
+	if failing.localReply(cmd(0, plain)) != nil {
+		t.Error("answered although the names could not be read")
+	}
+
+	if newProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil).localReply(cmd(0, plain)) != nil {
+		t.Error("answered without a database lister")
 	}
 }
