@@ -57,20 +57,22 @@ _serialized_get_records = KinesisResponse.get_records
 
 
 def _get_records(self: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
-    records = self.records
-    last = int(last_sequence_id)
-    if not records:
-        return [], last, 0
-    newest = next(reversed(records))
-    start = max(last + 1, next(iter(records)))
-    if start <= newest and start not in records:
-        return _scan_get_records(self, last_sequence_id, limit)  # numbered by moto itself: gaps
-    stop = newest if limit is None else min(newest, start + limit - 1)
-    results = [records[n] for n in range(start, stop + 1)]
-    if not results:
-        return [], last, 0
-    behind = records[newest].created_at - results[-1].created_at
-    return results, results[-1].sequence_number, int(behind * 1000)
+    with _put_lock:  # a put adding to the ordered dict while it is read could break the read
+        records = self.records
+        last = int(last_sequence_id)
+        if not records:
+            return [], last, 0
+        newest = next(reversed(records))
+        start = max(last + 1, next(iter(records)))
+        stop = newest if limit is None else min(newest, start + limit - 1)
+        try:
+            results = [records[n] for n in range(start, stop + 1)]
+        except KeyError:  # numbered by moto itself (a gap): its own scan
+            return _scan_get_records(self, last_sequence_id, limit)
+        if not results:
+            return [], last, 0
+        behind = records[newest].created_at - results[-1].created_at
+        return results, results[-1].sequence_number, int(behind * 1000)
 
 
 _epoch_ms = TimestampSerializer._timestamp_unixtimestamp  # moto's own: seconds, truncated to milliseconds

@@ -10,7 +10,7 @@ import base64
 import json
 
 import pytest
-from moto.kinesis.models import Shard
+from moto.kinesis.models import Record, Shard
 from moto.kinesis.responses import KinesisResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import create_backend_app
@@ -90,3 +90,12 @@ def test_a_cbor_request_takes_motos_own_path(monkeypatch):
             self.headers = {"Content-Type": "application/x-amz-cbor-1.1"}
 
     assert moto_server._get_records_json(Request()) == "moto's" and seen
+
+
+def test_a_shard_numbered_with_gaps_falls_back_to_motos_scan():
+    shard = Shard(0, 0, 2**128)
+    for number in (5, 6, 9, 10):  # not consecutive: as if numbered by moto's own code
+        shard.records[number] = Record("k", base64.b64encode(b"x").decode(), number, "")
+    assert shard.get_records("5", 10) == moto_server._scan_get_records(shard, "5", 10)
+    records, last, _ = shard.get_records("5", 2)
+    assert [r.sequence_number for r in records] == [6, 9] and last == 9
