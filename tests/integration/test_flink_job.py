@@ -14,7 +14,8 @@ import json
 import random
 import subprocess
 import sys
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pandas as pd
@@ -107,10 +108,13 @@ def _tables(settings, prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames[0], frames[1]
 
 
-def _run_bounded(stream: str, name: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", "flink", "run", "--bounded", "--stream", stream,
-                           "--name", name, "--parallelism", "1"],
+def _flink(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", "flink", *args],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _run_bounded(stream: str, name: str) -> subprocess.CompletedProcess:
+    return _flink("run", "--bounded", "--stream", stream, "--name", name, "--parallelism", "1")
 
 
 @pytest.fixture
@@ -169,3 +173,32 @@ def test_run_refuses_a_missing_stream(stack, unique_name):
                             check=False)
     assert result.returncode == 1
     assert f"Kinesis stream {unique_name!r} does not exist" in result.stderr
+
+
+def test_a_live_job_shows_its_progress_in_status_and_stop_ends_it(stack, one_shard_stream):
+    client, stream = one_shard_stream
+    now = datetime.now(UTC).replace(tzinfo=None)
+    records = [{"timestamp": _iso(now), "service": f"{stream}-live", "status": 200, "message": "ok",
+                "latency_ms": 1.0} for _ in range(50)]
+    response = client.put_records(StreamName=stream, Records=[
+        {"Data": json.dumps(r).encode(), "PartitionKey": "k"} for r in records])
+    assert response["FailedRecordCount"] == 0
+    name = f"{stream}-live"
+
+    started = _flink("run", "--stream", stream, "--name", name)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-3000:]
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            status = _flink("status", "--name", name)
+            if "records read 50;" in status.stdout or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert status.returncode == 0 and f"{name}: RUNNING" in status.stdout, status.stdout + status.stderr
+        assert "records read 50;" in status.stdout, status.stdout
+    finally:
+        stopped = _flink("stop", "--name", name)
+    assert stopped.returncode == 0 and f"stopped {name}" in stopped.stdout, stopped.stdout + stopped.stderr
+
+    after = _flink("status", "--name", name)
+    assert after.returncode == 1 and f"{name}: CANCELED" in after.stdout, after.stdout
