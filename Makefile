@@ -25,8 +25,8 @@ demo: up  ## set everything up and run the main job: scenario -> Lambda -> Flink
 smoke: up  ## a quick round trip through every server
 	@$(PY) -m pipeline smoke
 
-lab: up  ## JupyterLab on the notebooks (the kernel finds the pipeline package)
-	@PYTHONPATH=$(CURDIR) $(PY) -m jupyter lab notebooks/
+lab: up  ## JupyterLab on the notebooks (the package is installed in the environment)
+	@$(PY) -m jupyter lab notebooks/
 
 go-test:  ## unit tests of the FerretDB wire proxy (Go)
 	@cd env/ferretdb && go vet ./... && go test ./...
@@ -41,7 +41,7 @@ browser:  ## Debian's chromium, for the test that opens the report in a real bro
 	  else echo "error: chromium is missing; install it: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 test: up lint go-test browser  ## set everything up and run the whole test suite (notebooks too, with nbval)
-	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests notebooks/0*.ipynb --nbval-lax
+	@$(PY) -m pytest tests notebooks/0*.ipynb --nbval-lax
 
 test-unit: venv  ## the tests that need no running stack
 	@$(PY) -m pytest tests/unit

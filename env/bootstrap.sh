@@ -40,6 +40,20 @@ if [ ! -f "$VENV/.complete" ]; then
   touch "$VENV/.complete"
 fi
 
+# The workbench itself, installed editable from this checkout: `import pipeline` works from any
+# folder (job processes, notebook kernels) and the console script `workbench` is on the venv's PATH.
+# The environment is shared by every checkout, so it is re-pointed when another one used it last.
+HERE=$(pwd -P)
+INSTALLED=$(cd / && "$VENV/bin/python" -c 'import os, pipeline; print(os.path.dirname(os.path.dirname(os.path.realpath(pipeline.__file__))))' 2>/dev/null || true)
+if [ "$INSTALLED" != "$HERE" ] || [ ! -x "$VENV/bin/workbench" ]; then
+  echo "Installing the workbench package (editable) from $HERE ..."
+  if ! "$VENV/bin/python" -m pip install --quiet --progress-bar off --no-deps -e "$HERE"; then
+    echo "error: installing the workbench package from $HERE failed (see the pip output above)." >&2
+    echo "  fix: check that PyPI is reachable (pip fetches setuptools to build it), then run 'make venv' again" >&2
+    exit 1
+  fi
+fi
+
 if [ "$(readlink .venv 2>/dev/null || true)" != "$VENV" ]; then
   rm -rf .venv
   ln -s "$VENV" .venv

@@ -12,6 +12,7 @@ Nothing secret has a default: the local PostgreSQL password is generated on the 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from functools import cached_property
@@ -113,7 +114,7 @@ class Settings(BaseSettings):
     mongodb_secret_name: str = Field(default="log-workbench/mongodb-uri",
                                      description="Secrets Manager secret holding the MongoDB URI (profile aws)")
 
-    # --- Flink jobs (issue 4 adds its settings here) --------------------------------------------
+    # --- Flink jobs ------------------------------------------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,
                                    description="how late (s) a record may be and still count")
     flink_parallelism: int | None = Field(default=None, ge=1, le=64, description="default: one per shard")
@@ -135,7 +136,7 @@ class Settings(BaseSettings):
     studio_subnet_ids: list[str] = Field(default_factory=list, description="VPC subnets reaching RDS")
     studio_security_group_ids: list[str] = Field(default_factory=list)
 
-    # --- the log generator (issue 3 adds its settings here) -------------------------------------
+    # --- the log generator -----------------------------------------------------------------------
     generator_rate: float = Field(default=100.0, gt=0, description="events/s of a live generator run")
     generator_concurrency: int = Field(
         default=1, ge=1, le=32,
@@ -195,6 +196,16 @@ class Settings(BaseSettings):
             raise RuntimeError("profile aws needs WB_POSTGRES_PASSWORD (or the Secrets Manager secret)")
         return local_secret(self.secrets_dir / "postgres_password")
 
+    @cached_property
+    def reader_password(self) -> str:
+        """The read-only role's password (Trino's PostgreSQL login): WB_TRINO_READER_PASSWORD, else a
+        generated local secret."""
+        if self.trino_reader_password is not None:
+            return self.trino_reader_password.get_secret_value()
+        if not self.is_local:
+            raise RuntimeError("profile aws needs WB_TRINO_READER_PASSWORD for the read-only role")
+        return local_secret(self.secrets_dir / "trino_reader_password")
+
     @property
     def sqlalchemy_url(self) -> str:
         return (
@@ -215,6 +226,30 @@ class Settings(BaseSettings):
             "password": self.pg_password,
             "connect_timeout": 5,
         }
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables that rebuild them in another process.
+
+        A job process started from a notebook gets the notebook's settings, overrides included, not
+        whatever its own environment and ``.env`` would give. Secrets are passed as values: the
+        environment of a process is readable only by its user.
+        """
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+            key = alias or f"WB_{name.upper()}"
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if isinstance(value, bool):
+                env[key] = "true" if value else "false"
+            elif isinstance(value, list):
+                env[key] = json.dumps(value)
+            else:
+                env[key] = str(value)
+        return env
 
     @property
     def trino_url(self) -> str:

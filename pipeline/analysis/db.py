@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from pipeline.common.templates import render
 from pipeline.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -42,27 +41,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class _Identifiers(Template):
-    """``${name}`` placeholders only: for identifiers and generated fragments, never for values."""
-
-    pattern = r"\$\{(?P<braced>[a-z_]+)\}(?P<named>(?!))?(?P<escaped>(?!))?(?P<invalid>(?!))?"
-
-
 def load_sql(name: str, **fragments: str) -> str:
     """The text of ``sql/<name>.sql`` without its comment lines (a ``:name`` in a comment would be
     taken for a bind by SQLAlchemy), with ``${...}`` fragments filled in."""
     text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
     text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return _Identifiers(text).substitute(fragments)
-
-
-def utc_naive(moment: dt.datetime | str | pd.Timestamp) -> dt.datetime:
-    """A moment as a naive UTC datetime (Trino's ``timestamp(3)`` of MongoDB dates and Flink's windows
-    are UTC without a zone; a zone-aware parameter would be compared in the session's zone)."""
-    value = pd.Timestamp(moment)
-    if value.tzinfo is not None:
-        value = value.tz_convert("UTC").tz_localize(None)
-    return value.to_pydatetime()
+    return render(text, fragments)  # identifiers and generated fragments, never values
 
 
 def services_params(services: Iterable[str] | None) -> dict[str, Any]:

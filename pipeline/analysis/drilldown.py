@@ -13,8 +13,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params, utc_naive
-from pipeline.analysis.layout import HOUR, ensure_trino_schema, raw_relation, raw_sources
+from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params
+from pipeline.analysis.layout import ensure_trino_schema, raw_relation
+from pipeline.common.times import utc_naive
+from pipeline.ingest.buckets import HOUR, raw_sources
 from pipeline.settings import Settings
 
 MINUTE = dt.timedelta(minutes=1)

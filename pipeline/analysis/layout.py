@@ -20,17 +20,15 @@ invisible. ``ensure_trino_schema`` writes the raw logs' schema there itself, ide
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 
 from pymongo import MongoClient
 
-from pipeline.analysis.db import quote_ident, utc_naive
+from pipeline.analysis.db import quote_ident
+from pipeline.ingest.buckets import bucket_hours, raw_sources
 from pipeline.settings import Settings
 
 SCHEMA_COLLECTION = "_schema"  # mongodb.schema-collection in env/trino/catalog/mongodb.properties
-BUCKET_FORMAT = "%Y%m%d%H"
-HOUR = dt.timedelta(hours=1)
 
 # The document lambda/handler.py stores, as Trino types. Names are lower-case (Trino lower-cases).
 KINESIS_ROW = ('row("shard_id" varchar,"sequence_number" varchar,"partition_key" varchar,'
@@ -58,39 +56,8 @@ EMPTY_RAW = ("SELECT CAST(NULL AS varchar) AS event_id, CAST(NULL AS timestamp(3
              "CAST(NULL AS varchar) AS host WHERE false")
 
 
-def bucket_name(settings: Settings, moment: dt.datetime) -> str:
-    """The hourly bucket collection of a (UTC) moment: ``raw_logs_2026112710``."""
-    return f"{settings.raw_collection}_{utc_naive(moment):{BUCKET_FORMAT}}"
-
-
 def _mongo(settings: Settings) -> MongoClient:
     return MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000)
-
-
-def bucket_hours(settings: Settings, names: Iterable[str]) -> dict[str, dt.datetime]:
-    """The bucket collections among ``names``, with the (naive UTC) hour each one holds."""
-    pattern = re.compile(re.escape(settings.raw_collection) + r"_(\d{10})")
-    found = {}
-    for name in names:
-        match = pattern.fullmatch(name)
-        if match:
-            try:
-                found[name] = dt.datetime.strptime(match.group(1), BUCKET_FORMAT)
-            except ValueError:
-                continue
-    return found
-
-
-def raw_sources(settings: Settings, start: dt.datetime, end: dt.datetime) -> list[str]:
-    """The collections holding the raw logs of [start, end): the overlapping hourly buckets, plus
-    the unbucketed collection when it exists. Sorted; empty when nothing is stored."""
-    lo, hi = utc_naive(start), utc_naive(end)
-    with _mongo(settings) as client:
-        names = client[settings.mongodb_database].list_collection_names()
-    chosen = [name for name, hour in bucket_hours(settings, names).items() if hour < hi and hour + HOUR > lo]
-    if settings.raw_collection in names:
-        chosen.append(settings.raw_collection)
-    return sorted(chosen)
 
 
 def schema_document(table: str) -> dict[str, object]:

@@ -14,8 +14,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from pipeline.analysis.db import load_sql, query, services_params, utc_naive
+from pipeline.analysis.db import load_sql, query, services_params
 from pipeline.analysis.layout import prepare_raw
+from pipeline.common.times import utc_naive
 from pipeline.settings import Settings
 
 # Order matters: specific shapes first, so an e-mail or an IP is not cut into numbers.

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from pipeline.analysis.db import load_sql, query, services_params, utc_naive
+from pipeline.analysis.db import load_sql, query, services_params
 from pipeline.analysis.layout import prepare_raw
+from pipeline.common.times import utc_naive
 from pipeline.settings import Settings
 
 PERCENTILE_COLUMNS = ("service", "minute", "requests", "status_5xx", "p50", "p95", "p99")

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params, utc_naive
+from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params
+from pipeline.common.times import utc_naive
 from pipeline.settings import Settings
 
 TREND_COLUMNS = ("service", "window_start", "requests", "status_4xx", "status_5xx", "error_rate",

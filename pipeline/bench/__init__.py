@@ -1,64 +1,52 @@
-"""``python -m pipeline bench``: the throughput and latency figures the issues name, measured here.
+"""The throughput and latency figures the issues name, measured against the running stack.
 
-Each part of the workbench contributes a module in this package with
-``def run(settings: Settings, scale: float) -> list[Result]``; the command runs them in order and
-prints one table, each figure next to its baseline or target from the same run.
+Each suite is a module of this package with ``def run(settings: Settings, scale: float) -> list[Result]``;
+``run_suites`` runs them in order and ``format_results`` prints one table, each figure next to its
+baseline or target from the same run.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
+from pipeline.bench import analysis, flink, ingest, ingest_generator
+from pipeline.bench.result import Result
 from pipeline.settings import Settings
 
-# Benchmark modules, in the order they run.
-SUITES = (
-    "pipeline.bench.ingest_generator",  # generator -> Kinesis, next to one put_record per event
-    "pipeline.bench.ingest",  # Kinesis -> trigger -> MongoDB, next to one insert per record
-    "pipeline.bench.flink",  # Flink job throughput and window latency
-    "pipeline.bench.analysis",  # Trino drill-down and percentiles next to pull-and-join in pandas
+# The suites, in the order they run.
+SUITES: tuple[ModuleType, ...] = (
+    ingest_generator,  # generator -> Kinesis, next to one put_record per event
+    ingest,  # Kinesis -> trigger -> MongoDB, next to one insert per record
+    flink,  # Flink job throughput and window latency
+    analysis,  # Trino drill-down and percentiles next to pull-and-join in pandas
 )
 
 
-@dataclass(frozen=True)
-class Result:
-    name: str
-    value: float
-    unit: str
-    baseline: str = ""  # what it is compared with, measured in the same run, or a target
-    note: str = ""
+def suite_names() -> list[str]:
+    return [module.__name__.rsplit(".", 1)[-1] for module in SUITES]
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+def run_suites(settings: Settings, scale: float = 1.0, only: Sequence[str] = (),
+               say: Callable[[str], None] | None = None) -> list[Result]:
+    """Run the suites whose module name contains one of ``only`` (all when empty)."""
+    say = say or (lambda line: print(line, flush=True))
     results: list[Result] = []
-    for module_name in SUITES:
-        if args.only and not any(part in module_name for part in args.only):
+    for module in SUITES:
+        if only and not any(part in module.__name__ for part in only):
             continue
-        module = importlib.import_module(module_name)
         began = time.monotonic()
-        print(f"== {module_name} ...", flush=True)
-        results += module.run(settings, args.scale)
-        print(f"   done in {time.monotonic() - began:.1f} s", flush=True)
+        say(f"== {module.__name__} ...")
+        results += module.run(settings, scale)
+        say(f"   done in {time.monotonic() - began:.1f} s")
+    return results
+
+
+def format_results(results: Sequence[Result]) -> str:
     width = max((len(r.name) for r in results), default=10)
-    print()
-    for r in results:
-        print(f"{r.name.ljust(width)}  {r.value:>12,.1f} {r.unit:<10} {r.baseline}  {r.note}".rstrip())
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2), encoding="utf-8")
-    return 0
+    return "\n".join(f"{r.name.ljust(width)}  {r.value:>12,.1f} {r.unit:<10} {r.baseline}  {r.note}".rstrip()
+                     for r in results)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    from pathlib import Path
-
-    bench = sub.add_parser("bench", help="measure throughput and latency against the running stack",
-                           description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bench.add_argument("--scale", type=float, default=1.0, help="multiply every record count (default 1.0)")
-    bench.add_argument("--only", nargs="*", default=[], help="run only suites whose name contains these words")
-    bench.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
-    bench.set_defaults(func=_run)
+__all__ = ["Result", "format_results", "run_suites", "suite_names"]

@@ -32,15 +32,17 @@ from psycopg2.extras import execute_values
 from pymongo import MongoClient
 from tqdm import tqdm
 
-from pipeline import pg_schema
 from pipeline.analysis import drilldown, latency_percentiles
-from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params, utc_naive
-from pipeline.analysis.layout import bucket_hours, bucket_name, ensure_trino_schema, raw_relation
-from pipeline.bench import Result
-from pipeline.generator import GeneratorConfig, generate
-from pipeline.scenarios import make_scenario
+from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params
+from pipeline.analysis.layout import ensure_trino_schema, raw_relation
+from pipeline.bench.result import Result
+from pipeline.common.times import utc_naive
+from pipeline.generate.generator import GeneratorConfig, generate
+from pipeline.generate.scenarios import make_scenario
+from pipeline.ingest.buckets import bucket_hours, bucket_name
+from pipeline.ingest.runtime import load_handler
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.trigger import load_handler
+from pipeline.windows import schema
 
 DATABASE = "bench_analysis"
 DAY = dt.datetime(2030, 6, 1)
@@ -95,7 +97,7 @@ def _load(settings: Settings, count: int) -> None:
             size = len(pending[name])
             flush(name)
             bar.update(size)
-    pg_schema.apply(settings)
+    schema.apply(settings)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM error_summary WHERE window_start >= %s AND window_start < %s",
                     (DAY, DAY + dt.timedelta(days=1)))

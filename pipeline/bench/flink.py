@@ -17,30 +17,29 @@ after the watermark passes the window.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import psycopg2
 
-from pipeline.bench import Result
-from pipeline.flink_job import QUIET_POLLS
-from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.bench.result import Result
+from pipeline.common import aws
+from pipeline.settings import Settings
+from pipeline.windows.job import QUIET_POLLS
+from pipeline.windows.process import run_job, stop_jobs
 
 TARGET_RPS = 20_000
 TARGET_DELAY_S = 10.0
 
 
 def _stream(settings: Settings, shards: int) -> tuple[object, str]:
-    client = boto3.client("kinesis", **settings.boto3_kwargs())
+    kinesis = aws.client(settings, "kinesis")
     name = f"bench-flink-{uuid.uuid4().hex[:8]}"
-    client.create_stream(StreamName=name, ShardCount=shards)
-    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
-    return client, name
+    kinesis.create_stream(StreamName=name, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
+    return kinesis, name
 
 
 def _record(ts: datetime, i: int, prefix: str) -> bytes:
@@ -65,9 +64,8 @@ def _cleanup(settings: Settings, client, stream: str, prefix: str) -> None:  # n
             cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (prefix + "-%",))
 
 
-def _flink(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", "flink", *args], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=1800, check=False)
+def _quiet(_line: str) -> None:
+    """The job's progress lines are not part of the bench's table."""
 
 
 def throughput(settings: Settings, scale: float) -> list[Result]:
@@ -80,10 +78,10 @@ def throughput(settings: Settings, scale: float) -> list[Result]:
         began = time.monotonic()
         _put(client, stream, payloads)
         put_s = time.monotonic() - began
-        job = _flink("run", "--bounded", "--stream", stream, "--name", stream)
-        if job.returncode != 0:
-            raise RuntimeError(f"bounded bench job failed: {job.stdout[-1000:]} {job.stderr[-2000:]}")
-        state = json.loads((settings.run_dir / f"flink-{stream}.json").read_text(encoding="utf-8"))
+        job = run_job(settings, name=stream, stream=stream, bounded=True, say=_quiet)
+        if not job.ok:
+            raise RuntimeError(f"bounded bench job failed (exit code {job.exit_code}); see {job.log_path}")
+        state = job.state
         with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
             cur.execute("SELECT coalesce(sum(requests), 0) FROM service_minute_stats WHERE service LIKE %s",
                         (prefix + "-%",))
@@ -131,9 +129,7 @@ def window_delay(settings: Settings) -> list[Result]:
             time.sleep(0.1)
 
     try:
-        started = _flink("run", "--stream", stream, "--name", name)
-        if started.returncode != 0:
-            raise RuntimeError(f"live bench job failed to start: {started.stdout[-1000:]} {started.stderr[-2000:]}")
+        run_job(settings, name=name, stream=stream, say=_quiet)
         producer = threading.Thread(target=produce, daemon=True)
         producer.start()
         first = datetime.now(UTC).replace(tzinfo=None)
@@ -154,7 +150,7 @@ def window_delay(settings: Settings) -> list[Result]:
                     time.sleep(0.1)
     finally:
         stop.set()
-        _flink("stop", "--name", name)
+        stop_jobs(settings, name)
         _cleanup(settings, client, stream, prefix)
     if visible is None:
         return [Result("flink: closed window visible after watermark", float("nan"), "s",

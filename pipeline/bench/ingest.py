@@ -14,14 +14,16 @@ import time
 import uuid
 from typing import Any
 
-import boto3
 from pymongo import MongoClient
 
-from pipeline.bench import Result
-from pipeline.generator import GeneratorConfig, generate
-from pipeline.producer import KinesisProducer, kinesis_client
+from pipeline.bench.result import Result
+from pipeline.common import aws
+from pipeline.generate.generator import GeneratorConfig, generate
+from pipeline.generate.producer import KinesisProducer, kinesis_client
+from pipeline.ingest.config import TriggerConfig
+from pipeline.ingest.mapping import EventSourceMapping
+from pipeline.ingest.runtime import load_function
 from pipeline.settings import Settings
-from pipeline.trigger import EventSourceMapping, TriggerConfig, load_function
 
 IDLE_S = 0.5
 
@@ -79,7 +81,7 @@ def run(settings: Settings, scale: float) -> list[Result]:
         try:
             figures[label] = _measure(case, count, handler, batch_size)
         finally:
-            boto3.client("kinesis", **case.boto3_kwargs()).delete_stream(StreamName=name)
+            aws.client(case, "kinesis").delete_stream(StreamName=name)
             with MongoClient(case.mongo_uri) as client:
                 database = client[case.mongodb_database]
                 for collection in database.list_collection_names():

@@ -18,11 +18,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-
-from pipeline.bench import Result
-from pipeline.generator import GeneratorConfig, generate
-from pipeline.producer import KinesisProducer, kinesis_client
+from pipeline.bench.result import Result
+from pipeline.common import aws
+from pipeline.generate.generator import GeneratorConfig, generate
+from pipeline.generate.producer import KinesisProducer, kinesis_client
 from pipeline.settings import Settings
 
 PRODUCER_RECORDS = 50_000
@@ -40,7 +39,7 @@ def run(settings: Settings, scale: float) -> list[Result]:
     producer_n = max(1, round(PRODUCER_RECORDS * scale))
     seed_n = max(1, round(SEED_WAY_RECORDS * scale))
     client = kinesis_client(settings)
-    seed_client = boto3.client("kinesis", **settings.boto3_kwargs())  # the seed's client, as it made it
+    seed_client = aws.client(settings, "kinesis")  # a plain client, as the seed made it
 
     began = time.perf_counter()
     generated = sum(1 for _ in generate(_config(producer_n)))

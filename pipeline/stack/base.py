@@ -25,15 +25,6 @@ import psutil
 from pipeline.settings import Settings
 
 
-class StackError(RuntimeError):
-    """A problem the user can fix: says what is wrong and what to do."""
-
-    def __init__(self, problem: str, fix: str = "") -> None:
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{problem}\n  fix: {fix}" if fix else problem)
-
-
 @dataclass(frozen=True)
 class ServiceStatus:
     name: str
@@ -110,7 +101,7 @@ class Service(ABC):
 
     # --- to implement --------------------------------------------------------------------------
     def check_prerequisites(self) -> None:  # noqa: B027 - optional hook, empty by default
-        """Raise StackError naming what is missing (a JDK, Go, ...) and how to get it."""
+        """Raise WorkbenchError naming what is missing (a JDK, Go, ...) and how to get it."""
 
     @abstractmethod
     def install(self) -> None:

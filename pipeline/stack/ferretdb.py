@@ -16,8 +16,9 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
+from pipeline.common.errors import WorkbenchError
 from pipeline.settings import PROJECT_ROOT
-from pipeline.stack.base import Service, StackError
+from pipeline.stack.base import Service
 from pipeline.stack.install import run_logged, tree_digest
 
 SOURCE_DIR = PROJECT_ROOT / "env" / "ferretdb"
@@ -45,7 +46,7 @@ class FerretDBService(Service):
 
     def check_prerequisites(self) -> None:
         if not self.binary.exists() and shutil.which("go") is None:
-            raise StackError("Go is needed to build FerretDB (env/ferretdb) and 'go' is not on PATH",
+            raise WorkbenchError("Go is needed to build FerretDB (env/ferretdb) and 'go' is not on PATH",
                              "install Go 1.24 or newer (FerretDB v1.24 needs it) and run again")
 
     def install(self) -> None:

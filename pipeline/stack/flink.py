@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
-from pipeline.stack.base import ServiceStatus, StackError
+from pipeline.stack.base import ServiceStatus
 from pipeline.stack.install import java_major, maven_artifact_path, maven_fetch
 
 # flink-sql-connector-kinesis (4.3.0-1.19, 5.0.0-1.20) is not served by the Maven registry reachable
@@ -43,7 +44,7 @@ class FlinkRuntime:
         major = java_major(self.java_home)
         if major is None or major not in (11, 17):
             found = "no java" if major is None else f"Java {major}"
-            raise StackError(f"PyFlink 1.20 needs Java 11 or 17; found {found}",
+            raise WorkbenchError(f"PyFlink 1.20 needs Java 11 or 17; found {found}",
                              "install OpenJDK 17 (Debian: apt-get install openjdk-17-jdk-headless) "
                              "or set WB_FLINK_JAVA_HOME to one")
 

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pipeline.stack.base import StackError
+from pipeline.common.errors import WorkbenchError
 
 
 def _maven_repo() -> Path:
@@ -43,7 +43,7 @@ def maven_fetch(coordinate: str, log: Path) -> Path:
         return path
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise StackError(
+        raise WorkbenchError(
             f"Maven is needed to download {coordinate} and 'mvn' is not on PATH",
             "install it (Debian: apt-get install maven) and run again",
         )
@@ -57,7 +57,7 @@ def maven_fetch(coordinate: str, log: Path) -> Path:
             stdout=out, stderr=subprocess.STDOUT, check=False,
         )
     if result.returncode != 0 or not path.exists():
-        raise StackError(
+        raise WorkbenchError(
             f"Maven could not download {coordinate} (exit {result.returncode}); details in {log}",
             "check that Maven Central is reachable (or a mirror is set in ~/.m2/settings.xml) and run again",
         )
@@ -98,4 +98,4 @@ def run_logged(argv: list[str], log: Path, what: str, fix: str, **kwargs: object
         out.flush()
         result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False, **kwargs)  # type: ignore[call-overload]
     if result.returncode != 0:
-        raise StackError(f"{what} failed (exit {result.returncode}); details in {log}", fix)
+        raise WorkbenchError(f"{what} failed (exit {result.returncode}); details in {log}", fix)

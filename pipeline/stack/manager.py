@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
-from pipeline.stack.base import Service, ServiceStatus, StackError, port_owner, tail
+from pipeline.stack.base import Service, ServiceStatus, port_owner, tail
 from pipeline.stack.ferretdb import FerretDBService
 from pipeline.stack.flink import FlinkRuntime
 from pipeline.stack.moto import MotoService
@@ -56,14 +57,14 @@ def _wait_ready(pending: list[Service], timeout_s: float) -> None:
             except Exception:  # noqa: BLE001,S110 - not answering yet
                 pass
             if not service.running():
-                raise StackError(
+                raise WorkbenchError(
                     f"{service.name} exited during start-up. Last lines of {service.log_path}:\n"
                     f"{tail(service.log_path)}",
                     f"read {service.log_path}, fix the cause, then run 'make up' again",
                 )
         if waiting and time.monotonic() > deadline:
             names = ", ".join(s.name for s in waiting)
-            raise StackError(
+            raise WorkbenchError(
                 f"{names} did not answer within {timeout_s:.0f} s; see {', '.join(str(s.log_path) for s in waiting)}",
                 "the machine may be overloaded: raise WB_STARTUP_TIMEOUT_S, or read the log",
             )
@@ -89,7 +90,7 @@ def up(settings: Settings) -> list[ServiceStatus]:
     if taken:
         lines = [f"port {s.port} for {s.name} is already in use by {owner}" for s, owner in taken]
         env_names = ", ".join(f"WB_{s.port_setting.upper()}" for s, _ in taken)
-        raise StackError("; ".join(lines),
+        raise WorkbenchError("; ".join(lines),
                          f"stop that program, or choose other ports with {env_names} (in .env or the environment)")
 
     # 2. Installs: cached, so a warm run only checks files.

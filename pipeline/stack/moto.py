@@ -10,7 +10,6 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from pipeline.settings import PROJECT_ROOT
 from pipeline.stack.base import Service
 
 
@@ -27,8 +26,7 @@ class MotoService(Service):
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
         argv = [sys.executable, "-m", "pipeline.stack.moto_server", "-H", self.settings.host, "-p", str(self.port)]
-        # The launcher is part of this package, which is not installed in the (shared) venv.
-        return argv, {"PYTHONPATH": str(PROJECT_ROOT)}, self.settings.var_dir
+        return argv, {}, self.settings.var_dir
 
     def _kinesis(self):  # noqa: ANN202 - boto3 clients have no importable type
         config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1})

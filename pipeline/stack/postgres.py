@@ -17,7 +17,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from pipeline.stack.base import Service, StackError
+from pipeline.common.errors import WorkbenchError
+from pipeline.stack.base import Service
 
 
 class PostgresService(Service):
@@ -52,7 +53,7 @@ class PostgresService(Service):
 
     def check_prerequisites(self) -> None:
         if not Path(self._bin("postgres")).exists():
-            raise StackError(
+            raise WorkbenchError(
                 f"PostgreSQL 15 server binaries not found in {self.settings.postgres_bin_dir}",
                 "install them (Debian: apt-get install postgresql-15) or set WB_POSTGRES_BIN_DIR",
             )
@@ -60,12 +61,12 @@ class PostgresService(Service):
             try:
                 pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise StackError(
+                raise WorkbenchError(
                     "running as root, PostgreSQL needs the 'postgres' system user, which does not exist",
                     "install Debian's postgresql package (it creates the user) or run as a normal user",
                 ) from exc
             if shutil.which("runuser") is None:
-                raise StackError("'runuser' (util-linux) is needed to start PostgreSQL as root",
+                raise WorkbenchError("'runuser' (util-linux) is needed to start PostgreSQL as root",
                                  "apt-get install util-linux")
 
     def install(self) -> None:
@@ -89,13 +90,13 @@ class PostgresService(Service):
         with log.open("a", encoding="utf-8") as out:
             out.write(result.stdout + result.stderr)
         if result.returncode != 0:
-            raise StackError(f"initdb failed: {result.stderr.strip()[-500:]}",
+            raise WorkbenchError(f"initdb failed: {result.stderr.strip()[-500:]}",
                              f"see {log}; remove {self.data_dir} to start over")
 
     def _check_traversable(self, path: Path) -> None:
         probe = subprocess.run(self._as_owner(["test", "-w", str(path)]), check=False)
         if probe.returncode != 0:
-            raise StackError(
+            raise WorkbenchError(
                 f"the postgres user cannot reach {path} (a parent folder is not searchable by others)",
                 "check out the project under a folder others can enter (chmod o+x on its parents), "
                 "or set WB_VAR_DIR to such a folder",
@@ -122,7 +123,7 @@ class PostgresService(Service):
         argv, _, cwd = self.command()
         result = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
         if result.returncode != 0:
-            raise StackError(f"PostgreSQL did not start: {result.stderr.strip()[-500:]}",
+            raise WorkbenchError(f"PostgreSQL did not start: {result.stderr.strip()[-500:]}",
                              f"see {self.log_path}")
 
     def pid(self) -> int | None:
@@ -154,14 +155,15 @@ class PostgresService(Service):
             return cur.fetchone() == (1,)
 
     def provision(self) -> None:
-        """The application role (password from the settings), its database and the schema."""
+        """The application role (password from the settings) and its database; the tables come from
+        the windows stage's migrations (``pipeline.windows.schema``), applied after the stack is up."""
         s = self.settings
         conn = self._admin()
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (s.postgres_user,))
                 verb = "ALTER" if cur.fetchone() else "CREATE"
-                # CREATEROLE: the schema (pipeline/pg_schema.py) creates Trino's read-only role.
+                # CREATEROLE: the schema's migrations (pipeline/windows/schema.py) create Trino's read-only role.
                 cur.execute(sql.SQL(verb + " ROLE {} LOGIN CREATEROLE PASSWORD %s").format(
                     sql.Identifier(s.postgres_user)), (s.pg_password,))
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (s.postgres_database,))
@@ -170,6 +172,3 @@ class PostgresService(Service):
                         sql.Identifier(s.postgres_database), sql.Identifier(s.postgres_user)))
         finally:
             conn.close()
-        from pipeline import pg_schema  # the aggregates' tables and the read-only role, versioned
-
-        pg_schema.apply(s)

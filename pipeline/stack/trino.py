@@ -15,10 +15,11 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from string import Template
 
+from pipeline.common.errors import WorkbenchError
+from pipeline.common.templates import render
 from pipeline.settings import PROJECT_ROOT
-from pipeline.stack.base import Service, StackError
+from pipeline.stack.base import Service
 from pipeline.stack.install import java_major, maven_fetch
 
 TEMPLATE_DIR = PROJECT_ROOT / "env" / "trino"
@@ -52,7 +53,7 @@ class TrinoService(Service):
         major = java_major(self.settings.trino_java_home)
         if major is None or major < MIN_JAVA:
             found = "nothing" if major is None else f"Java {major}"
-            raise StackError(
+            raise WorkbenchError(
                 f"Trino {self.settings.trino_version} needs Java {MIN_JAVA} or newer; "
                 f"found {found} at {self.settings.trino_java_home}",
                 "install a JDK 24+ (e.g. Temurin 25) and point WB_TRINO_JAVA_HOME at it",
@@ -108,7 +109,7 @@ class TrinoService(Service):
             if template.is_file() and template.suffix in (".properties", ".config"):
                 target = etc / template.relative_to(TEMPLATE_DIR)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(Template(template.read_text(encoding="utf-8")).substitute(values),
+                target.write_text(render(template.read_text(encoding="utf-8"), values),
                                   encoding="utf-8")
         (self.state_dir / "data" / "var" / "log").mkdir(parents=True, exist_ok=True)
 
@@ -125,9 +126,7 @@ class TrinoService(Service):
             "-cp", str(self.home / "lib" / "*"),
             "io.trino.server.TrinoServer",
         ]
-        from pipeline.pg_schema import reader_password
-
-        return argv, {"TRINO_PG_PASSWORD": reader_password(self.settings)}, self.state_dir / "data"
+        return argv, {"TRINO_PG_PASSWORD": self.settings.reader_password}, self.state_dir / "data"
 
     def _get(self, path: str) -> dict:
         with urllib.request.urlopen(f"{self.settings.trino_url}{path}", timeout=2) as response:  # noqa: S310
@@ -158,5 +157,5 @@ def _extract(tarball: Path, target: Path, wanted: Callable[[list[str]], bool]) -
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     destination.write_bytes(data)
     if sources:
-        raise StackError(f"{tarball} is incomplete: {len(sources)} files missing, e.g. {next(iter(sources))}",
+        raise WorkbenchError(f"{tarball} is incomplete: {len(sources)} files missing, e.g. {next(iter(sources))}",
                          f"delete {tarball} and run 'make up' again to download it anew")

@@ -12,7 +12,6 @@ import pytest
 from pandas.testing import assert_frame_equal
 from pymongo import MongoClient
 
-from pipeline import pg_schema
 from pipeline.analysis import (
     drilldown,
     ensure_trino_schema,
@@ -23,8 +22,10 @@ from pipeline.analysis import (
     top_patterns,
     worst_windows,
 )
-from pipeline.analysis.layout import SCHEMA_COLLECTION, bucket_name
-from pipeline.trigger import load_handler
+from pipeline.analysis.layout import SCHEMA_COLLECTION
+from pipeline.ingest.buckets import bucket_name
+from pipeline.ingest.runtime import load_handler
+from pipeline.windows import schema
 
 pytestmark = pytest.mark.stack
 
@@ -74,7 +75,7 @@ def _store(settings, docs, bucketed: bool) -> None:
 
 
 def _pg(settings, table: str, rows: list[tuple]) -> None:
-    pg_schema.apply(settings)
+    schema.apply(settings)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         marks = ", ".join(["%s"] * len(rows[0]))
         cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)

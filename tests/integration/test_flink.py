@@ -12,7 +12,7 @@ import pytest
 from psycopg2 import sql
 
 from pipeline.settings import PROJECT_ROOT
-from pipeline.stream_copy import create_target_table
+from pipeline.windows.stream_copy import create_target_table
 
 pytestmark = pytest.mark.stack
 
@@ -51,8 +51,8 @@ def test_streaming_insert_copies_every_kinesis_record_into_postgresql(stack, str
             {"Data": json.dumps(r).encode(), "PartitionKey": str(start + k)} for k, r in enumerate(chunk)])
         assert response["FailedRecordCount"] == 0
 
-    job = subprocess.run([sys.executable, "-m", "pipeline.stream_copy", "--stream", name, "--table", target_table,
-                          "--expect", str(N), "--timeout", "240"],
+    job = subprocess.run([sys.executable, "-m", "pipeline.windows.stream_copy", "--stream", name,
+                          "--table", target_table, "--expect", str(N), "--timeout", "240"],
                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=400, check=False)
 
     assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-3000:]

@@ -14,7 +14,6 @@ Each test deploys its own function, queue and stream (unique names), and removes
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import socket
 import zipfile
@@ -23,9 +22,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline import lambda_deploy
-from pipeline.iam_policies import trust_policy
-from pipeline.lambda_package import code_sha256
+from pipeline.cli import main
+from pipeline.ingest import deploy
+from pipeline.ingest.iam import trust_policy
+from pipeline.ingest.package import code_sha256
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.stack
@@ -53,9 +53,9 @@ def _cleanup(settings: Settings) -> None:
             lam.delete_event_source_mapping(UUID=mapping["UUID"])
     with contextlib.suppress(ClientError):
         lam.delete_function(FunctionName=settings.function_name)
-    role = lambda_deploy.role_name(settings)
+    role = deploy.role_name(settings)
     with contextlib.suppress(ClientError):
-        iam.delete_role_policy(RoleName=role, PolicyName=lambda_deploy.policy_name(settings))
+        iam.delete_role_policy(RoleName=role, PolicyName=deploy.policy_name(settings))
     with contextlib.suppress(ClientError):
         iam.delete_role(RoleName=role)
     with contextlib.suppress(ClientError):
@@ -97,7 +97,7 @@ def test_deploy_creates_function_role_queue_and_mapping_as_configured(make_setti
     settings = make_settings(batch_size=250, max_batching_window_s=2, max_retry_attempts=5, max_record_age_s=3600,
                              bisect_batch_on_error=True, report_batch_item_failures=True)
 
-    report = lambda_deploy.deploy(settings)
+    report = deploy.deploy(settings)
 
     lam, iam, sqs = _client(settings, "lambda"), _client(settings, "iam"), _client(settings, "sqs")
     account = _client(settings, "sts").get_caller_identity()["Account"]
@@ -117,8 +117,8 @@ def test_deploy_creates_function_role_queue_and_mapping_as_configured(make_setti
     assert config["Handler"] == "handler.handler"
     assert config["Architectures"] == ["x86_64"]
     assert config["State"] == "Active"
-    assert config["Timeout"] == lambda_deploy.FUNCTION_TIMEOUT_S
-    assert config["MemorySize"] == lambda_deploy.FUNCTION_MEMORY_MB
+    assert config["Timeout"] == deploy.FUNCTION_TIMEOUT_S
+    assert config["MemorySize"] == deploy.FUNCTION_MEMORY_MB
     assert config["CodeSha256"] == code_sha256(report.zip_path)
     assert config["Environment"]["Variables"] == {
         "MONGODB_URI": settings.mongo_uri,
@@ -129,13 +129,13 @@ def test_deploy_creates_function_role_queue_and_mapping_as_configured(make_setti
     }
 
     # the role: trusted by Lambda only, one inline policy with exactly these rights
-    role = iam.get_role(RoleName=lambda_deploy.role_name(settings))["Role"]
+    role = iam.get_role(RoleName=deploy.role_name(settings))["Role"]
     assert config["Role"] == role["Arn"] == report.role_arn
     assert role["AssumeRolePolicyDocument"] == trust_policy()
-    assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == [lambda_deploy.policy_name(settings)]
+    assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == [deploy.policy_name(settings)]
     assert iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"] == []
     document = iam.get_role_policy(RoleName=role["RoleName"],
-                                   PolicyName=lambda_deploy.policy_name(settings))["PolicyDocument"]
+                                   PolicyName=deploy.policy_name(settings))["PolicyDocument"]
     log_group = f"arn:aws:logs:{settings.region}:{account}:log-group:/aws/lambda/{settings.function_name}:*"
     granted = {(s["Effect"], action, s["Resource"]) for s in document["Statement"] for action in s["Action"]}
     assert granted == {
@@ -167,11 +167,11 @@ def test_deploy_creates_function_role_queue_and_mapping_as_configured(make_setti
 
 def test_second_deploy_changes_nothing_and_creates_no_duplicates(make_settings):
     settings = make_settings()
-    first = lambda_deploy.deploy(settings)
+    first = deploy.deploy(settings)
     lam = _client(settings, "lambda")
     before = lam.get_function(FunctionName=settings.function_name)["Configuration"]
 
-    second = lambda_deploy.deploy(settings)
+    second = deploy.deploy(settings)
 
     assert not second.changed
     assert {c.action for c in second.changes if c.kind != "package"} == {"unchanged"}
@@ -181,21 +181,21 @@ def test_second_deploy_changes_nothing_and_creates_no_duplicates(make_settings):
     mappings = _mappings(settings, _stream_arn(settings))
     assert [m["UUID"] for m in mappings] == [first.mapping_uuid] == [second.mapping_uuid]
     roles = [r for r in _client(settings, "iam").list_roles()["Roles"]
-             if r["RoleName"] == lambda_deploy.role_name(settings)]
+             if r["RoleName"] == deploy.role_name(settings)]
     assert len(roles) == 1
     functions = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == settings.function_name]
     assert len(functions) == 1
 
 
 def test_changed_settings_and_code_are_updated_in_place(make_settings, tmp_path):
-    first = lambda_deploy.deploy(make_settings())
+    first = deploy.deploy(make_settings())
     changed = make_settings(batch_size=500, max_retry_attempts=-1, bisect_batch_on_error=False,
                             report_batch_item_failures=False, raw_collection="raw_logs_v2")
     source = tmp_path / "lambda"
     source.mkdir()
     (source / "handler.py").write_text("def handler(event, context):\n    return None\n")
 
-    report = lambda_deploy.deploy(changed, source_dir=source)
+    report = deploy.deploy(changed, source_dir=source)
 
     actions = {c.kind: (c.action, c.detail) for c in report.changes}
     assert actions["function"] == ("updated", "code, env RAW_COLLECTION")
@@ -212,9 +212,9 @@ def test_changed_settings_and_code_are_updated_in_place(make_settings, tmp_path)
 
 
 def test_a_new_starting_position_replaces_the_mapping(make_settings):
-    first = lambda_deploy.deploy(make_settings())
+    first = deploy.deploy(make_settings())
 
-    report = lambda_deploy.deploy(make_settings(starting_position="LATEST"))
+    report = deploy.deploy(make_settings(starting_position="LATEST"))
 
     assert [c.action for c in report.changes if c.kind == "mapping"] == ["deleted", "created"]
     (mapping,) = _mappings(first_settings := make_settings(), _stream_arn(first_settings))
@@ -224,13 +224,13 @@ def test_a_new_starting_position_replaces_the_mapping(make_settings):
 
 def test_a_disabled_or_duplicated_mapping_is_repaired(make_settings):
     settings = make_settings()
-    first = lambda_deploy.deploy(settings)
+    first = deploy.deploy(settings)
     lam = _client(settings, "lambda")
     lam.update_event_source_mapping(UUID=first.mapping_uuid, Enabled=False)
     lam.create_event_source_mapping(EventSourceArn=_stream_arn(settings), FunctionName=first.function_arn,
                                     StartingPosition="TRIM_HORIZON")
 
-    report = lambda_deploy.deploy(settings)
+    report = deploy.deploy(settings)
 
     assert [c.action for c in report.changes if c.kind == "mapping"] == ["deleted", "updated"]
     (mapping,) = _mappings(settings, _stream_arn(settings))
@@ -238,7 +238,7 @@ def test_a_disabled_or_duplicated_mapping_is_repaired(make_settings):
 
 
 def test_deployed_zip_holds_the_handler_and_cp312_manylinux_pymongo(make_settings):
-    report = lambda_deploy.deploy(make_settings())
+    report = deploy.deploy(make_settings())
 
     with zipfile.ZipFile(report.zip_path) as archive:
         names = archive.namelist()
@@ -262,7 +262,7 @@ def test_on_aws_the_function_gets_the_secret_arn_never_the_uri(stack, make_setti
     on_aws = {"profile": "aws", "mongodb_secret_name": secret_name}
     missing = make_settings(**on_aws, aws_endpoint_url=stack.kinesis_endpoint, mongodb_uri=None)
 
-    assert lambda_deploy.deploy_command(argparse.Namespace(), missing) == 1
+    assert main(["lambda", "deploy"], settings=missing) == 1
     error = capsys.readouterr().err
     assert f"secret {secret_name!r}" in error and "aws secretsmanager create-secret" in error
     sqs = _client(missing, "sqs")
@@ -271,7 +271,7 @@ def test_on_aws_the_function_gets_the_secret_arn_never_the_uri(stack, make_setti
 
     uri = "mongodb+srv://ingest:not-a-real-password@cluster.example.net/"
     settings = make_settings(**on_aws, aws_endpoint_url=missing.kinesis_endpoint, mongodb_uri=uri)
-    report = lambda_deploy.deploy(settings)
+    report = deploy.deploy(settings)
 
     secrets = _client(settings, "secretsmanager")
     secret = secrets.describe_secret(SecretId=secret_name)
@@ -281,11 +281,11 @@ def test_on_aws_the_function_gets_the_secret_arn_never_the_uri(stack, make_setti
     assert env["MONGODB_SECRET_ID"] == secret["ARN"] == report.secret_arn
     assert "MONGODB_URI" not in env and uri not in str(env)
     document = _client(settings, "iam").get_role_policy(
-        RoleName=lambda_deploy.role_name(settings), PolicyName=lambda_deploy.policy_name(settings))["PolicyDocument"]
+        RoleName=deploy.role_name(settings), PolicyName=deploy.policy_name(settings))["PolicyDocument"]
     assert document["Statement"][-1] == {"Sid": "ReadMongoDbUri", "Effect": "Allow",
                                          "Action": ["secretsmanager:GetSecretValue"], "Resource": secret["ARN"]}
 
-    again = lambda_deploy.deploy(settings)
+    again = deploy.deploy(settings)
     assert not again.changed and any("value was kept" in w for w in again.warnings)
     with contextlib.suppress(ClientError):
         secrets.delete_secret(SecretId=secret_name, ForceDeleteWithoutRecovery=True)
@@ -293,8 +293,8 @@ def test_on_aws_the_function_gets_the_secret_arn_never_the_uri(stack, make_setti
 
 def test_deploy_command_prints_the_report_or_a_clear_error(stack, make_settings, unique_name, capsys):
     settings = make_settings()
-    assert lambda_deploy.deploy_command(argparse.Namespace(dry_run=False), settings) == 0
-    assert lambda_deploy.deploy_command(argparse.Namespace(dry_run=False), settings) == 0
+    assert main(["lambda", "deploy"], settings=settings) == 0
+    assert main(["lambda", "deploy"], settings=settings) == 0
     out = capsys.readouterr().out
     assert "created" in out and "nothing to change: 5 unchanged" in out
 
@@ -302,9 +302,9 @@ def test_deploy_command_prints_the_report_or_a_clear_error(stack, make_settings,
         probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
     down = _make_settings(stack, unique_name, kinesis_port=free_port)  # nothing to clean up there
-    assert lambda_deploy.deploy_command(argparse.Namespace(), down) == 1
+    assert main(["lambda", "deploy"], settings=down) == 1
     assert "cannot reach the AWS endpoint" in capsys.readouterr().err
 
     no_stream = _make_settings(stack, unique_name, stream_name=f"{unique_name}-missing")
-    assert lambda_deploy.deploy_command(argparse.Namespace(), no_stream) == 1
+    assert main(["lambda", "deploy"], settings=no_stream) == 1
     assert "does not exist" in capsys.readouterr().err

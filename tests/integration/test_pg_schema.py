@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg2
 import pytest
 
-from pipeline import pg_schema
+from pipeline.windows import schema
 
 pytestmark = pytest.mark.stack
 
@@ -32,11 +32,11 @@ def _catalog(settings) -> dict[str, list[tuple]]:
 
 
 def test_applying_the_schema_again_changes_nothing(stack):
-    pg_schema.apply(stack)  # up to date whatever ran before
+    schema.apply(stack)  # up to date whatever ran before
     before = _catalog(stack)
-    assert [row[0] for row in before["migrations"]] == [m.version for m in pg_schema.migrations()]
+    assert [row[0] for row in before["migrations"]] == [m.version for m in schema.migrations()]
     assert {"error_summary", "service_minute_stats"} <= {row[0] for row in before["columns"]}
     assert (stack.trino_reader_user, "error_summary", "SELECT") in before["grants"]
 
-    assert pg_schema.apply(stack) == []
+    assert schema.apply(stack) == []
     assert _catalog(stack) == before

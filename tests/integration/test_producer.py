@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from pipeline.generator import GeneratorConfig, generate
-from pipeline.producer import KinesisProducer, kinesis_client
-from pipeline.scenarios import PaymentOutage
+from pipeline.generate.generator import GeneratorConfig, generate
+from pipeline.generate.producer import KinesisProducer, kinesis_client
+from pipeline.generate.scenarios import PaymentOutage
 from pipeline.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack

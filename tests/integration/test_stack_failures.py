@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from pipeline.common.errors import WorkbenchError
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.stack.base import StackError
 from pipeline.stack.ferretdb import FerretDBService
 from pipeline.stack.install import maven_fetch
 
@@ -111,7 +111,7 @@ def test_missing_go_is_named_when_ferretdb_must_be_built(tmp_path, monkeypatch):
         pytest.skip("go is installed in /usr/bin on this machine")
     service = FerretDBService(Settings(cache_dir=tmp_path, var_dir=tmp_path / "var"))
 
-    with pytest.raises(StackError) as caught:
+    with pytest.raises(WorkbenchError) as caught:
         service.check_prerequisites()
 
     assert "Go is needed to build FerretDB" in caught.value.problem
@@ -121,7 +121,7 @@ def test_missing_go_is_named_when_ferretdb_must_be_built(tmp_path, monkeypatch):
 def test_a_failed_download_names_maven_central_and_the_log(tmp_path):
     log = tmp_path / "install.log"
 
-    with pytest.raises(StackError) as caught:
+    with pytest.raises(WorkbenchError) as caught:
         maven_fetch("io.trino.nonexistent:no-such-artifact:0.0.1:tar.gz", log)
 
     assert "Maven could not download io.trino.nonexistent:no-such-artifact" in caught.value.problem

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from pipeline.settings import Settings
-from pipeline.studio_deploy import CONFIG_TAG, deploy
+from pipeline.windows.studio import CONFIG_TAG, deploy
 
 pytestmark = pytest.mark.stack
 

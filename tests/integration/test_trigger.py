@@ -19,8 +19,10 @@ import boto3
 import pytest
 from pymongo import MongoClient
 
+from pipeline.ingest.config import TriggerConfig
+from pipeline.ingest.mapping import EventSourceMapping
+from pipeline.ingest.runtime import load_function
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.trigger import EventSourceMapping, TriggerConfig, load_function
 
 pytestmark = pytest.mark.stack
 
@@ -249,9 +251,9 @@ def test_a_generated_scenario_arrives_exactly_with_malformed_records_quarantined
     import datetime as dt
     import hashlib
 
-    from pipeline.generator import GeneratorConfig, generate
-    from pipeline.ground_truth import read_ground_truth
-    from pipeline.scenarios import make_scenario
+    from pipeline.generate.generator import GeneratorConfig, generate
+    from pipeline.generate.ground_truth import read_ground_truth
+    from pipeline.generate.scenarios import make_scenario
 
     settings, _, db, env = ingest
     args = {"scenario": "payment-outage", "count": 800, "seed": 11, "bad_fraction": 0.05,

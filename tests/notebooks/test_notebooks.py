@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from pipeline.notebooks import NOTEBOOK_DIR, execute
+from pipeline.report.notebooks import NOTEBOOK_DIR, execute
 
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 

@@ -53,12 +53,6 @@ def test_services_params():
     assert db.services_params([]) == {"all_services": False, "services": [db.NO_SERVICE]}
 
 
-def test_times_become_naive_utc():
-    aware = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
-    assert db.utc_naive(aware) == dt.datetime(2026, 11, 27, 10, 0)
-    assert db.utc_naive("2026-11-27T10:00:00Z") == dt.datetime(2026, 11, 27, 10, 0)
-
-
 def test_identifiers_are_quoted(settings):
     odd = settings.model_copy(update={"mongodb_database": 'lo"gs'})
     assert 'mongodb."lo""gs"."raw_logs_2026112710"' in raw_relation(odd, ["raw_logs_2026112710"])

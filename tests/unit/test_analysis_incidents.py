@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from pipeline.analysis.incidents import INCIDENT_COLUMNS, DetectionParams, detect_incidents, score_minutes
-from pipeline.generator import GeneratorConfig, LogGenerator
-from pipeline.scenarios import make_scenario
+from pipeline.generate.generator import GeneratorConfig, LogGenerator
+from pipeline.generate.scenarios import make_scenario
 
 START = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
 

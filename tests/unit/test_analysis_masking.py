@@ -8,8 +8,8 @@ import re
 import pytest
 
 from pipeline.analysis.patterns import MASK_RULES, mask_message, masked_sql
-from pipeline.messages import MessageBook
-from pipeline.traffic import DEFAULT_SERVICES
+from pipeline.generate.messages import MessageBook
+from pipeline.generate.traffic import DEFAULT_SERVICES
 
 
 @pytest.mark.parametrize(("message", "masked"), [

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pipeline.flink_note import fill_secrets, render_note, unfilled_markers, write_note
-from pipeline.flink_paragraphs import local_values, paragraphs, studio_values
 from pipeline.settings import Settings
+from pipeline.windows.note import fill_secrets, render_note, unfilled_markers, write_note
+from pipeline.windows.paragraphs import local_values, paragraphs, studio_values
 
 
 @pytest.fixture

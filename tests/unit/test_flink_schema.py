@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.pg_schema import MIGRATIONS_DIR, SchemaError, _Placeholders, migrations
+from pipeline.common.templates import NamedTemplate
+from pipeline.windows.schema import MIGRATIONS_DIR, SchemaError, migrations
 
 
 def test_migrations_are_numbered_in_order():
@@ -22,7 +23,7 @@ def test_tables_declare_the_primary_keys_the_flink_sinks_use():
 
 def test_placeholders_fill_only_braced_names():
     text = "DO $$ BEGIN PERFORM ${role}; END $$; SELECT $1"
-    assert _Placeholders(text).substitute({"role": "'r'"}) == "DO $$ BEGIN PERFORM 'r'; END $$; SELECT $1"
+    assert NamedTemplate(text).substitute({"role": "'r'"}) == "DO $$ BEGIN PERFORM 'r'; END $$; SELECT $1"
 
 
 def test_a_badly_named_migration_is_refused(tmp_path):

@@ -16,17 +16,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pipeline.cli import main
-from pipeline.generator import GeneratorConfig, LogEvent, LogGenerator, encode_record, generate
-from pipeline.ground_truth import GROUND_TRUTH_FILE, Tally, build_ground_truth, reserve_run, write_ground_truth
-from pipeline.malformed import (
+from pipeline.generate.generator import GeneratorConfig, LogEvent, LogGenerator, encode_record, generate
+from pipeline.generate.ground_truth import GROUND_TRUTH_FILE, Tally, build_ground_truth, reserve_run, write_ground_truth
+from pipeline.generate.malformed import (
     BAD_KINDS,
     KINESIS_MAX_RECORD_BYTES,
     LAMBDA_MAX_RECORD_BYTES,
     REQUIRED_FIELDS,
     dumps,
 )
-from pipeline.messages import MessageBook
-from pipeline.producer import (
+from pipeline.generate.messages import MessageBook
+from pipeline.generate.producer import (
     MAX_BYTES_PER_CALL,
     MAX_RECORDS_PER_CALL,
     KinesisProducer,
@@ -34,10 +34,10 @@ from pipeline.producer import (
     batches,
     record_size,
 )
-from pipeline.scenarios import LatencyCreep, PaymentOutage, make_scenario
+from pipeline.generate.scenarios import LatencyCreep, PaymentOutage, make_scenario
+from pipeline.generate.traffic import DEFAULT_SERVICES, level_for
+from pipeline.ingest.runtime import DEFAULT_HANDLER, load_handler
 from pipeline.settings import Settings
-from pipeline.traffic import DEFAULT_SERVICES, level_for
-from pipeline.trigger import DEFAULT_HANDLER, load_handler
 
 START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -6,7 +6,6 @@ into the cache; every later build, here and in the integration tests, is offline
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import stat
@@ -17,8 +16,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline import iam_policies, lambda_deploy, lambda_package
-from pipeline.lambda_package import PackageError, RuntimeTarget, build_zip
+from pipeline.cli import main
+from pipeline.ingest import deploy, iam, package
+from pipeline.ingest.package import PackageError, RuntimeTarget, build_zip
 from pipeline.settings import PROJECT_ROOT, Settings
 
 STREAM_ARN = "arn:aws:kinesis:eu-west-1:111122223333:stream/log-stream"
@@ -62,7 +62,7 @@ def test_two_builds_give_byte_identical_zips(two_builds):
     first, second = two_builds
     assert first != second
     assert _sha256(first) == _sha256(second)
-    assert lambda_package.code_sha256(first) == lambda_package.code_sha256(second)
+    assert package.code_sha256(first) == package.code_sha256(second)
 
 
 def test_zip_entries_are_sorted_with_fixed_time_and_mode(two_builds):
@@ -86,7 +86,7 @@ def test_zip_holds_the_sources_and_runtime_wheels_without_clutter(two_builds):
 
 
 def test_bundled_versions_are_the_project_pins():
-    pins = lambda_package.pinned_versions()
+    pins = package.pinned_versions()
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert f"pymongo=={pins['pymongo']}" in project
     assert set(pins) == {"pymongo", "dnspython"}
@@ -96,10 +96,10 @@ def test_wheels_are_downloaded_once_into_the_cache(two_builds, monkeypatch):
     def no_download(*_args, **_kwargs):
         raise AssertionError("a cached wheel was downloaded again")
 
-    monkeypatch.setattr(lambda_package, "_download_wheel", no_download)
-    wheels = lambda_package.fetch_wheels(Settings())
+    monkeypatch.setattr(package, "_download_wheel", no_download)
+    wheels = package.fetch_wheels(Settings())
     assert sorted(w.name.split("-")[0] for w in wheels) == ["dnspython", "pymongo"]
-    assert all(w.parent == lambda_package.wheel_cache_dir(Settings()) for w in wheels)
+    assert all(w.parent == package.wheel_cache_dir(Settings()) for w in wheels)
 
 
 def test_a_wheel_for_another_python_or_platform_is_refused(tmp_path):
@@ -108,8 +108,8 @@ def test_a_wheel_for_another_python_or_platform_is_refused(tmp_path):
                   "pymongo-4.20.1-cp312-cp312-manylinux2014_aarch64.whl",
                   "pymongo-4.20.1-cp312-cp312-win_amd64.whl"):
         with pytest.raises(PackageError):
-            lambda_package._check_wheel_fits(tmp_path / wrong, target)
-    lambda_package._check_wheel_fits(tmp_path / "dnspython-2.9.2-py3-none-any.whl", target)
+            package._check_wheel_fits(tmp_path / wrong, target)
+    package._check_wheel_fits(tmp_path / "dnspython-2.9.2-py3-none-any.whl", target)
 
 
 def test_runtime_names_map_to_pip_targets():
@@ -121,12 +121,12 @@ def test_runtime_names_map_to_pip_targets():
 def test_a_source_folder_without_handler_is_refused(tmp_path):
     (tmp_path / "other.py").write_text("")
     with pytest.raises(PackageError, match=r"handler\.py"):
-        lambda_package.source_files(tmp_path)
+        package.source_files(tmp_path)
 
 
 # --- the least-privilege policy ---------------------------------------------------------------
 def test_execution_policy_grants_exactly_stream_logs_and_queue():
-    policy = iam_policies.execution_policy(stream_arn=STREAM_ARN, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN)
+    policy = iam.execution_policy(stream_arn=STREAM_ARN, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN)
 
     assert policy == {
         "Version": "2012-10-17",
@@ -145,7 +145,7 @@ def test_execution_policy_grants_exactly_stream_logs_and_queue():
 
 
 def test_execution_policy_on_aws_adds_only_the_one_secret():
-    policy = iam_policies.execution_policy(stream_arn=STREAM_ARN, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN,
+    policy = iam.execution_policy(stream_arn=STREAM_ARN, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN,
                                            secret_arn=SECRET_ARN)
     assert policy["Statement"][-1] == {"Sid": "ReadMongoDbUri", "Effect": "Allow",
                                        "Action": ["secretsmanager:GetSecretValue"], "Resource": SECRET_ARN}
@@ -153,7 +153,7 @@ def test_execution_policy_on_aws_adds_only_the_one_secret():
 
 
 def test_no_wildcard_action_and_no_wildcard_resource_but_the_log_streams():
-    policy = iam_policies.execution_policy(stream_arn=STREAM_ARN, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN,
+    policy = iam.execution_policy(stream_arn=STREAM_ARN, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN,
                                            secret_arn=SECRET_ARN)
     for statement in policy["Statement"]:
         assert all("*" not in action for action in statement["Action"])
@@ -161,13 +161,13 @@ def test_no_wildcard_action_and_no_wildcard_resource_but_the_log_streams():
             assert "*" not in statement["Resource"]
     for bad in ("*", "arn:aws:sqs:eu-west-1:111122223333:*", "arn:aws:kinesis:*:111122223333:stream/log-stream"):
         with pytest.raises(ValueError, match="wildcard"):
-            iam_policies.execution_policy(stream_arn=bad, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN)
+            iam.execution_policy(stream_arn=bad, queue_arn=QUEUE_ARN, log_group=LOG_GROUP_ARN)
 
 
 def test_log_group_arn_and_trust_policy():
-    assert iam_policies.log_group_arn("aws", "eu-west-1", "111122223333", "log-ingest") == LOG_GROUP_ARN
-    assert iam_policies.arn_parts(STREAM_ARN) == ("aws", "eu-west-1", "111122223333")
-    assert iam_policies.trust_policy()["Statement"] == [
+    assert iam.log_group_arn("aws", "eu-west-1", "111122223333", "log-ingest") == LOG_GROUP_ARN
+    assert iam.arn_parts(STREAM_ARN) == ("aws", "eu-west-1", "111122223333")
+    assert iam.trust_policy()["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ]
 
@@ -176,7 +176,7 @@ def test_log_group_arn_and_trust_policy():
 def test_mapping_settings_are_the_trigger_settings():
     settings = Settings(batch_size=250, max_batching_window_s=3, starting_position="LATEST", max_retry_attempts=7,
                         max_record_age_s=3600, bisect_batch_on_error=False, report_batch_item_failures=True)
-    assert lambda_deploy.mapping_settings(settings, QUEUE_ARN) == {
+    assert deploy.mapping_settings(settings, QUEUE_ARN) == {
         "BatchSize": 250,
         "MaximumBatchingWindowInSeconds": 3,
         "StartingPosition": "LATEST",
@@ -187,14 +187,14 @@ def test_mapping_settings_are_the_trigger_settings():
         "DestinationConfig": {"OnFailure": {"Destination": QUEUE_ARN}},
     }
     without = Settings(report_batch_item_failures=False)
-    assert lambda_deploy.mapping_settings(without, QUEUE_ARN)["FunctionResponseTypes"] == []
+    assert deploy.mapping_settings(without, QUEUE_ARN)["FunctionResponseTypes"] == []
 
 
 def test_the_uri_is_an_environment_variable_only_locally():
     local = Settings(profile="local", mongodb_uri=None)
-    assert lambda_deploy.function_environment(local, None)["MONGODB_URI"] == local.mongo_uri
+    assert deploy.function_environment(local, None)["MONGODB_URI"] == local.mongo_uri
 
-    on_aws = lambda_deploy.function_environment(
+    on_aws = deploy.function_environment(
         Settings(profile="aws", mongodb_uri="mongodb+srv://user:pw@cluster.example/"), SECRET_ARN)
     assert on_aws == {"MONGODB_SECRET_ID": SECRET_ARN, "MONGODB_DATABASE": "logs", "RAW_COLLECTION": "raw_logs",
                       "QUARANTINE_COLLECTION": "quarantine", "RAW_BUCKET": "hour"}
@@ -202,16 +202,16 @@ def test_the_uri_is_an_environment_variable_only_locally():
 
 def test_access_denied_is_explained():
     error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "CreateFunction")
-    message = lambda_deploy._client_error_message(error)
+    message = deploy._client_error_message(error)
     assert "AWS refused CreateFunction" in message and "iam:PassRole" in message
 
 
 def test_dry_run_builds_and_plans_without_calling_aws(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(lambda_deploy, "deploy", lambda *a, **k: pytest.fail("the dry run called AWS"))
+    monkeypatch.setattr(deploy, "deploy", lambda *a, **k: pytest.fail("the dry run called AWS"))
     settings = Settings(var_dir=tmp_path, kinesis_port=1)  # nothing listens there
-    monkeypatch.setattr(lambda_deploy, "build_zip", lambda s: build_zip(s, _placeholder_source(tmp_path)))
+    monkeypatch.setattr(deploy, "build_zip", lambda s: build_zip(s, _placeholder_source(tmp_path)))
 
-    assert lambda_deploy.deploy_command(argparse.Namespace(dry_run=True), settings) == 0
+    assert main(["lambda", "deploy", "--dry-run"], settings=settings) == 0
     out = capsys.readouterr().out
     assert "nothing was sent" in out and '"kinesis:GetRecords"' in out and "ReportBatchItemFailures" in out
     assert settings.mongo_uri not in out  # variable names only

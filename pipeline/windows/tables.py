@@ -1,0 +1,26 @@
+"""What the window job wrote, read straight from PostgreSQL (notebook 4 shows it after a run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import psycopg2
+
+from pipeline.common.times import utc_naive
+from pipeline.settings import Settings
+
+MINUTE_STATS_SQL = Path(__file__).parent / "sql" / "minute_stats.sql"
+
+
+def minute_stats(settings: Settings, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
+    """``service_minute_stats`` joined with ``error_summary`` for [start, end), window times in UTC."""
+    sql = "\n".join(line for line in MINUTE_STATS_SQL.read_text(encoding="utf-8").splitlines()
+                    if not line.lstrip().startswith("--"))
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute(sql, {"start": utc_naive(start), "end": utc_naive(end)})
+        columns = [c.name for c in cur.description]
+        rows = cur.fetchall()
+    conn.close()
+    return pd.DataFrame(rows, columns=columns)
