@@ -1,16 +1,9 @@
-"""Where the raw logs live, and the schema Trino sees for them.
+"""The raw logs as Trino sees them: one relation over the collections that hold a range.
 
-Layout. FerretDB v1 on SQLite (the local MongoDB) pushes exactly one filter down to its storage:
-``{_id: <value>}`` alone. Every other filter, equality included, ``$in`` and ranges, is applied after
-reading and decoding *every* document of the collection (about 5,000 documents/s on the 2-core
-machine; see ``pipeline.bench.analysis``). An indexed field (``hour: "2026112710"``) does not help:
-FerretDB's SQLite backend never uses it. The only way for a time-range question not to read every
-stored log is to read fewer collections, so raw logs are bucketed by hour into collections named
-``<raw_collection>_<YYYYMMDDHH>`` (UTC hour of the log's ``timestamp``). A question about
-[start, end) reads only the buckets that overlap it. The unbucketed ``<raw_collection>`` is read
-too when it exists (what the handler writes without bucketing, and the right layout on a real
-MongoDB/Atlas, where Trino's pushed-down ``timestamp`` range uses the index), always with the same
-``timestamp`` range predicate, so both layouts give the same answers.
+Layout. The Lambda stores raw logs in hourly buckets (``pipeline.ingest.buckets``): a question about
+[start, end) reads only the buckets that overlap it, plus the unbucketed ``<raw_collection>`` when it
+exists (the right layout on a real MongoDB/Atlas, where Trino's pushed-down ``timestamp`` range uses
+the index), always with the same ``timestamp`` range predicate, so both layouts give the same answers.
 
 Schema. Trino's MongoDB connector infers a collection's columns from one document the first time
 it sees it, and stores them in the ``_schema`` collection; fields missing from that document stay

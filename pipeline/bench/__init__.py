@@ -1,4 +1,4 @@
-"""The throughput and latency figures the issues name, measured against the running stack.
+"""The throughput and latency figures of the workbench, measured against the running stack.
 
 Each suite is a module of this package with ``def run(settings: Settings, scale: float) -> list[Result]``;
 ``run_suites`` runs them in order and ``format_results`` prints one table, each figure next to its

@@ -10,7 +10,7 @@ mini-cluster start. The rows' request counts must add up to every record put, or
 
 Window delay: an unbounded job on a second stream while records with event time = now arrive at
 about 200/s; for the first minute that closes, the time from (window end + watermark bound) until
-its row is in ``service_minute_stats``. Targets (issue 4): 20,000 records/s; visible within 10 s
+its row is in ``service_minute_stats``. Targets: 20,000 records/s; visible within 10 s
 after the watermark passes the window.
 """
 

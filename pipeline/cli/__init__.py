@@ -12,7 +12,7 @@ import sys
 
 from pydantic import ValidationError
 
-from pipeline.cli import bench, flink, generate, lambda_, report, stack
+from pipeline.cli import bench, demo, flink, generate, lambda_, report, smoke, stack
 from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
 
@@ -27,12 +27,14 @@ Settings come from WB_* environment variables or an untracked .env file (see REA
 
 # Each command module adds its subcommands: register(subparsers).
 COMMANDS = (
-    stack,  # stack up | down | status, smoke
-    generate,  # generate
+    stack,  # stack up | down | status
+    smoke,
+    generate,
     lambda_,  # lambda run | deploy
     flink,  # flink run | status | stop | note | deploy
-    report,  # report, demo
-    bench,  # bench
+    report,
+    demo,
+    bench,
 )
 
 

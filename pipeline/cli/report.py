@@ -1,4 +1,4 @@
-"""``python -m pipeline report`` and ``python -m pipeline demo``: the incident report and the whole story."""
+"""``python -m pipeline report``: the incident report for a time range."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline import report
-from pipeline.cli.args import iso_moment, positive_int
+from pipeline.cli.args import iso_moment
 from pipeline.report.report import ReportError, check_range
 from pipeline.settings import Settings
 
@@ -31,11 +31,6 @@ def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    report.run_demo(settings, count=args.count, minutes=args.minutes, seed=args.seed)
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("report", help="the incident report for a time range, as HTML (papermill)",
                          description=REPORT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,12 +40,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--services", nargs="*", default=None, help="only these services (default: all)")
     cmd.add_argument("--output", type=Path, default=None, help="HTML file (default: reports/incident-report-...)")
     cmd.set_defaults(func=_cmd_report)
-
-    demo = sub.add_parser("demo", help="the whole story on the local stack, ending with the report",
-                          description="generate payment-outage -> Kinesis -> Lambda trigger -> MongoDB; "
-                          "Flink -> PostgreSQL; Trino + pandas -> HTML report. Needs 'make up'.")
-    demo.add_argument("--count", type=positive_int, default=30_000, help="logs to generate (default 30000)")
-    demo.add_argument("--minutes", type=positive_int, default=60,
-                      help="time range in minutes, ending now (default 60)")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.set_defaults(func=_cmd_demo)

@@ -1,4 +1,4 @@
-"""``python -m pipeline stack up | down | status`` and ``python -m pipeline smoke``."""
+"""``python -m pipeline stack up | down | status``: the local stack."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-from pipeline.report.smoke import run_smoke
 from pipeline.settings import Settings
 from pipeline.stack import manager
 from pipeline.windows import schema
@@ -37,12 +36,6 @@ def _cmd_stack(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_smoke(args: argparse.Namespace, settings: Settings) -> int:
-    for line in run_smoke(settings, records=args.records):
-        print(line, flush=True)
-    return 0
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     stack = sub.add_parser("stack", help="start, stop or inspect the local stack",
                            description="Manage the local stack. 'up' installs what is missing (cached "
@@ -53,10 +46,3 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "in-memory Kinesis).")
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.set_defaults(func=_cmd_stack)
-
-    smoke = sub.add_parser("smoke", help="a round trip through every server of the running stack",
-                           description="Puts records into Kinesis, reads them back, stores them in "
-                           "MongoDB, copies them into PostgreSQL with a PyFlink job, and joins both "
-                           "through Trino. Prints what each step saw.")
-    smoke.add_argument("--records", type=int, default=100, help="how many records to send (default 100)")
-    smoke.set_defaults(func=_cmd_smoke)

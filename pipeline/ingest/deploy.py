@@ -48,7 +48,7 @@ from botocore.exceptions import (
 
 from pipeline.common.aws import client, error_code, require_stream
 from pipeline.common.errors import WorkbenchError
-from pipeline.ingest import iam
+from pipeline.ingest.iam import arn_parts, execution_policy, log_group_arn, trust_policy
 from pipeline.ingest.package import ARCHITECTURE, LAMBDA_SOURCE_DIR, build_zip, code_sha256, sha256_hex
 from pipeline.settings import Settings
 
@@ -252,16 +252,16 @@ def deploy(settings: Settings, source_dir: Path = LAMBDA_SOURCE_DIR, log: Log | 
     clients = _Clients(settings)
 
     stream_arn = _stream_arn(clients, settings)
-    partition, region, account = iam.arn_parts(stream_arn)
+    partition, region, account = arn_parts(stream_arn)
     if not settings.is_local:  # first: a missing secret stops the deploy before anything is created
         say(f"secret {settings.mongodb_secret_name}")
         report.secret_arn = _ensure_secret(clients, settings, report)
     say(f"failure queue {settings.failure_queue_name}")
     report.queue_arn = _ensure_queue(clients, settings, report)
-    policy = iam.execution_policy(
+    policy = execution_policy(
         stream_arn=stream_arn,
         queue_arn=report.queue_arn,
-        log_group=iam.log_group_arn(partition, region, account, settings.function_name),
+        log_group=log_group_arn(partition, region, account, settings.function_name),
         secret_arn=report.secret_arn,
     )
     say(f"role {role_name(settings)}")
@@ -354,7 +354,7 @@ def _normalized(value: Any) -> Any:
 def _ensure_role(clients: _Clients, settings: Settings, policy: dict[str, Any], report: DeployReport) -> str:
     iam = clients.iam
     name = role_name(settings)
-    trust = iam.trust_policy()
+    trust = trust_policy()
     try:
         role = iam.get_role(RoleName=name)["Role"]
     except ClientError as exc:
@@ -594,9 +594,9 @@ def format_plan(settings: Settings, zip_path: Path) -> str:
     queue_arn = f"arn:{partition}:sqs:{region}:{account}:{settings.failure_queue_name}"
     secret_arn = None if settings.is_local else (
         f"arn:{partition}:secretsmanager:{region}:{account}:secret:{settings.mongodb_secret_name}-<suffix>")
-    policy = iam.execution_policy(
+    policy = execution_policy(
         stream_arn=stream_arn, queue_arn=queue_arn, secret_arn=secret_arn,
-        log_group=iam.log_group_arn(partition, region, account, settings.function_name),
+        log_group=log_group_arn(partition, region, account, settings.function_name),
     )
     env_names = sorted(function_environment(settings, secret_arn))
     wanted = mapping_settings(settings, queue_arn)

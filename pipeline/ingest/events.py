@@ -12,7 +12,8 @@ _ISO_MS = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def _iso_ms(moment: dt.datetime) -> str:
-    return moment.strftime(_ISO_MS)[:-3] + "Z"
+    """UTC to the millisecond; boto3 gives arrival times in the host's zone."""
+    return moment.astimezone(dt.UTC).strftime(_ISO_MS)[:-3] + "Z"
 
 
 def kinesis_event(records: list[dict[str, Any]], *, shard_id: str, role_arn: str, region: str,

@@ -41,8 +41,9 @@ class Decision:
 
 
 def backoff_s(config: TriggerConfig, attempts: int) -> float:
-    """Exponential backoff after the ``attempts``-th failed attempt, capped."""
-    return min(config.retry_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S)
+    """Exponential backoff after the ``attempts``-th failed attempt, capped (the exponent too: with
+    MaximumRetryAttempts -1 a batch may fail thousands of times, and 2.0 ** 1024 overflows)."""
+    return min(config.retry_backoff_s * 2.0 ** min(attempts - 1, 32), MAX_BACKOFF_S)
 
 
 def decide(outcome: Outcome, batch_len: int, failed_attempts: int, config: TriggerConfig) -> Decision:

@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import boto3
 from botocore.config import Config
 
+from pipeline.common.aws import client
 from pipeline.stack.base import Service
 
 
@@ -29,8 +29,7 @@ class MotoService(Service):
         return argv, {}, self.settings.var_dir
 
     def _kinesis(self):  # noqa: ANN202 - boto3 clients have no importable type
-        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1})
-        return boto3.client("kinesis", config=config, **self.settings.boto3_kwargs())
+        return client(self.settings, "kinesis", Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}))
 
     def ready(self) -> bool:
         self._kinesis().list_streams(Limit=1)
@@ -38,11 +37,11 @@ class MotoService(Service):
 
     def provision(self) -> None:
         """Create the stream the pipeline writes to; moto forgets it on every restart."""
-        client = self._kinesis()
+        kinesis = self._kinesis()
         name = self.settings.stream_name
-        if name not in client.list_streams()["StreamNames"]:
-            client.create_stream(StreamName=name, ShardCount=self.settings.shard_count)
+        if name not in kinesis.list_streams()["StreamNames"]:
+            kinesis.create_stream(StreamName=name, ShardCount=self.settings.shard_count)
         for _ in range(50):
-            if client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
+            if kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
                 return
             time.sleep(0.1)

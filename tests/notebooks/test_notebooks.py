@@ -7,6 +7,7 @@ notebooks/_out/ (ignored by git); the committed notebooks must stay without outp
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -64,3 +65,22 @@ def test_the_story_runs_top_to_bottom_with_small_parameters(stack, tmp_path):
     assert "bounded run ended: state FINISHED" in texts(outputs["04"]) and images(outputs["04"]) == 1
     assert images(outputs["05"]) == 2
     assert "Incident report" in json.dumps(outputs["06"]["cells"][0])
+
+
+# The stage package of each notebook; a notebook may also use settings, common and earlier stages.
+STAGE_OF_NOTEBOOK = {"01": "stack", "02": "generate", "03": "ingest", "04": "windows", "05": "analysis",
+                     "06": "report"}
+STAGES = list(STAGE_OF_NOTEBOOK.values())
+
+
+def test_notebook_n_calls_the_package_of_stage_n():
+    for path in NOTEBOOKS:
+        number = path.name[:2]
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                         if c["cell_type"] == "code")
+        used = set(re.findall(r"from pipeline\.(\w+)", code)) | set(re.findall(r"from pipeline import (\w+)", code))
+        stage = STAGE_OF_NOTEBOOK[number]
+        assert stage in used, f"{path.name} does not call pipeline.{stage}"
+        later = {p for p in used if p in STAGES and STAGES.index(p) > STAGES.index(stage)}
+        assert not later, f"{path.name} reaches into a later stage: {sorted(later)}"
+        assert "cli" not in used and "run_cli" not in code, f"{path.name} goes through the CLI"

@@ -303,7 +303,8 @@ def test_deploy_command_prints_the_report_or_a_clear_error(stack, make_settings,
         free_port = probe.getsockname()[1]
     down = _make_settings(stack, unique_name, kinesis_port=free_port)  # nothing to clean up there
     assert main(["lambda", "deploy"], settings=down) == 1
-    assert "cannot reach the AWS endpoint" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "not reachable at" in error and "fix: start the local stack" in error
 
     no_stream = _make_settings(stack, unique_name, stream_name=f"{unique_name}-missing")
     assert main(["lambda", "deploy"], settings=no_stream) == 1
