@@ -1,4 +1,4 @@
-"""``python -m pipeline lambda deploy``: the ingest Lambda and its Kinesis trigger, on AWS or locally.
+"""Deploying the ingest Lambda and its Kinesis trigger (``lambda deploy``), on AWS or locally.
 
 Creates or updates, idempotently, everything the function needs, in dependency order:
 

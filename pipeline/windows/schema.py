@@ -1,4 +1,4 @@
-"""The PostgreSQL schema of the aggregates: versioned migrations in ``pipeline/sql/migrations/``.
+"""The PostgreSQL schema of the aggregates: versioned migrations in ``pipeline/windows/sql/migrations/``.
 
 Each ``NNN_name.sql`` file is applied once, in order, in its own transaction, and recorded in
 ``schema_migrations`` with a checksum of its text; re-running ``apply`` changes nothing, and a
