@@ -25,6 +25,7 @@ def incident_chart(minutes: pd.DataFrame, found: pd.DataFrame, service: str) -> 
             ax.axvspan(incident["start"], incident["end"], color="orange", alpha=0.25)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-    top.set_title(f"{service}: per minute (shaded: incident)")
+    title = service.replace("$", r"\$")  # a log's "$...$" is text, not mathtext (which may not even parse)
+    top.set_title(f"{title}: per minute (shaded: incident)")
     fig.tight_layout()
     return top

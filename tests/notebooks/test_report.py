@@ -29,6 +29,19 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> s
                           text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False)
 
 
+def chromium(tmp_path: Path) -> list[str]:
+    """Debian's headless Chromium, with a profile of its own under ``tmp_path``."""
+    binary = shutil.which("chromium")
+    assert binary, "Debian's chromium is needed for this test: 'make test' installs it (apt-get install chromium)"
+    return [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+
+
+def dump_dom(page: Path, tmp_path: Path) -> str:
+    """The page's DOM once Chromium has loaded it (its scripts, if any, have run)."""
+    return subprocess.run([*chromium(tmp_path), "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+
+
 @pytest.fixture(scope="module")
 def scenario_report(stack, tmp_path_factory):
     """A payment-outage in a past hour of its own, ingested through the trigger, and its report."""
@@ -75,14 +88,9 @@ def test_the_report_finds_the_injected_incident_and_nothing_else(scenario_report
 
 def test_the_report_renders_its_charts_in_a_real_browser(scenario_report, tmp_path):
     _, output = scenario_report
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed for this test: 'make test' installs it (apt-get install chromium)"
-    base = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-
-    dom = subprocess.run([*base, "--dump-dom", output.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+    dom = dump_dom(output, tmp_path)
     screenshot = tmp_path / "report.png"
-    subprocess.run([*base, "--window-size=1200,3000", f"--screenshot={screenshot}", output.as_uri()],
+    subprocess.run([*chromium(tmp_path), "--window-size=1200,3000", f"--screenshot={screenshot}", output.as_uri()],
                    capture_output=True, timeout=120, check=True)
 
     assert dom.count("<img") >= 1 and "data:image/png;base64," in dom  # the incident chart, embedded
