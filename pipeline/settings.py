@@ -22,6 +22,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.common.errors import WorkbenchError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -194,7 +196,7 @@ class Settings(BaseSettings):
             return self.postgres_password.get_secret_value()
         if not self.is_local:
             raise RuntimeError("profile aws needs WB_POSTGRES_PASSWORD (or the Secrets Manager secret)")
-        return local_secret(self.secrets_dir / "postgres_password")
+        return local_secret(self.secrets_dir / "postgres_password", variable="WB_POSTGRES_PASSWORD")
 
     @cached_property
     def reader_password(self) -> str:
@@ -204,7 +206,7 @@ class Settings(BaseSettings):
             return self.trino_reader_password.get_secret_value()
         if not self.is_local:
             raise RuntimeError("profile aws needs WB_TRINO_READER_PASSWORD for the read-only role")
-        return local_secret(self.secrets_dir / "trino_reader_password")
+        return local_secret(self.secrets_dir / "trino_reader_password", variable="WB_TRINO_READER_PASSWORD")
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -266,18 +268,62 @@ class Settings(BaseSettings):
         return kwargs
 
 
-def local_secret(path: Path) -> str:
-    """Read a generated local secret, creating it (mode 600) on first use."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(24)
+# A generated secret is secrets.token_urlsafe(24): 32 characters; anything shorter or with blanks is damaged.
+_MIN_SECRET_LENGTH = 16
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) and make it 0700, only its owner may list or enter it;
+    an existing folder with a wider mode is narrowed."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def local_secret(path: Path, *, variable: str = "") -> str:
+    """Read a generated local secret, creating it (mode 600, in a 0700 folder) on first use.
+
+    The file appears complete or not at all (written to a temporary file, then linked into place),
+    so a crash never leaves an empty secret behind. A file that is empty or damaged anyway (edited,
+    truncated) is an error naming the fix, never an empty password. ``variable`` is the setting
+    that would replace the file (e.g. ``WB_POSTGRES_PASSWORD``).
+    """
+    private_dir(path.parent)
+    if not path.exists():
+        value = secrets.token_urlsafe(24)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(value + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)  # fails if another process created it first: then theirs is read below
+            return value
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return _read_secret(path, variable)
+
+
+def _read_secret(path: Path, variable: str) -> str:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
+        value = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        value, damage = "", "is not text"
+    else:
+        damage = ("is empty" if not value else
+                  "holds more than one word" if any(c.isspace() for c in value) else
+                  "holds control characters" if not value.isprintable() else
+                  f"is shorter than {_MIN_SECRET_LENGTH} characters" if len(value) < _MIN_SECRET_LENGTH else "")
+    if damage:
+        instead = f", or set {variable} instead" if variable else ""
+        raise WorkbenchError(
+            f"the generated secret {path} {damage} (damaged, e.g. by a crash while it was written)",
+            f"delete {path} and run 'make up' to generate a new one (after 'make down' if the stack is "
+            f"running: its servers keep the old one){instead}")
     return value
 
 

@@ -2,8 +2,12 @@
 
 Each server is a separate process started in its own session (so a dying notebook kernel or a
 Ctrl-C in the shell does not take it along), with its output in ``var/log/<name>.log`` and its pid
-in ``var/run/<name>.pid``. The pid file also records the process start time, so ``down`` never
-signals a process that merely reused the pid of one we started.
+in ``var/run/<name>.pid`` (a 0700 folder). The pid file also records the process start time, so
+``down`` never signals a process that merely reused the pid of one we started.
+
+A server gets only the environment it needs (``SERVER_ENVIRONMENT`` plus its ``command()`` extras),
+not its caller's: AWS keys, ``WB_*`` passwords and other secrets of the shell that ran ``make up``
+never reach moto, FerretDB, PostgreSQL or Trino.
 """
 
 from __future__ import annotations
@@ -22,7 +26,19 @@ from pathlib import Path
 
 import psutil
 
-from pipeline.settings import Settings
+from pipeline.settings import Settings, private_dir
+
+# What a server takes from the caller's environment; anything else it needs comes from command().
+SERVER_ENVIRONMENT = frozenset({"PATH", "HOME", "LANG", "TZ", "TMPDIR", "JAVA_HOME"})
+SERVER_ENVIRONMENT_PREFIXES = ("LC_",)
+
+
+def server_environment(extra_env: Mapping[str, str]) -> dict[str, str]:
+    """The minimal environment of a server process: the allowed caller variables, then ``extra_env``."""
+    env = {name: value for name, value in os.environ.items()
+           if name in SERVER_ENVIRONMENT or name.startswith(SERVER_ENVIRONMENT_PREFIXES)}
+    env.update(extra_env)
+    return env
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,26 @@ class Service(ABC):
     def prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Write config files and data folders just before start."""
 
+    # --- environment and folders -------------------------------------------------------------------
+    # A server gets server_environment(); a job that works with the caller's credentials (a Flink job
+    # reads Kinesis with the AWS credential chain) sets this to get the caller's whole environment.
+    inherit_environment = False
+
+    def process_environment(self, extra_env: Mapping[str, str]) -> dict[str, str]:
+        """The environment the process is started with: minimal for servers, ``extra_env`` on top."""
+        if self.inherit_environment:
+            return {**os.environ, **extra_env}
+        return server_environment(extra_env)
+
+    def private_folders(self) -> list[Path]:
+        """Folders only the stack's user may enter (0700): pid files here, data folders in subclasses."""
+        return [self.settings.run_dir]
+
+    def secure_folders(self) -> None:
+        """Create the private folders, 0700, and narrow existing ones (called at start and provision)."""
+        for folder in self.private_folders():
+            private_dir(folder)
+
     # --- process handling ----------------------------------------------------------------------
     def pid(self) -> int | None:
         """The pid of the process this stack started, if it is still that process."""
@@ -136,11 +172,12 @@ class Service(ABC):
             return None
 
     def start(self) -> None:
+        self.secure_folders()
         self.prepare()
         argv, extra_env, cwd = self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.pid_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **extra_env}
+        private_dir(self.pid_path.parent)
+        env = self.process_environment(extra_env)
         with self.log_path.open("ab") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
             log.flush()

@@ -37,7 +37,11 @@ class FerretDBService(Service):
 
     @property
     def data_dir(self) -> Path:
+        """The SQLite files of every database: 0700, only the stack's user may read raw logs."""
         return self.settings.var_dir / "ferretdb"
+
+    def private_folders(self) -> list[Path]:
+        return [*super().private_folders(), self.data_dir]
 
     def note(self) -> str:
         if self.settings.mongodb_uri is not None:
@@ -60,8 +64,12 @@ class FerretDBService(Service):
                    cwd=SOURCE_DIR)
         tmp.rename(self.binary)
 
+    def provision(self) -> None:
+        """Nothing to create (databases appear on first write); narrows the folders an older version left
+        open (``start`` creates them private)."""
+        self.secure_folders()
+
     def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [str(self.binary), f"--listen-addr={self.address}", f"--sqlite-dir={self.data_dir}", "--log-level=warn"]
         return argv, {}, self.settings.var_dir
 

@@ -36,7 +36,9 @@ class MotoService(Service):
         return True
 
     def provision(self) -> None:
-        """Create the stream the pipeline writes to; moto forgets it on every restart."""
+        """Create the stream the pipeline writes to; moto forgets it on every restart. Also narrows the
+        stack's pid folder (var/run) if an older start left it open."""
+        self.secure_folders()
         kinesis = self._kinesis()
         name = self.settings.stream_name
         if name not in kinesis.list_streams()["StreamNames"]:

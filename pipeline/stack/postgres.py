@@ -3,6 +3,11 @@
 ``initdb`` and ``postgres`` refuse to run as root, and sessions and CI run as root: then the server
 runs as the ``postgres`` system user, which owns ``var/postgres``. Local socket connections are
 trusted (the socket lives in a folder only that user can enter); TCP connections need a password.
+
+Roles (least privilege): the superuser ``postgres`` is used only here, through the socket, to create
+the application role (``WB_POSTGRES_USER``, owner of its database, nothing more: no CREATEROLE, which
+on PostgreSQL 15 would let it grant itself ``pg_execute_server_program`` and run programs as the
+``postgres`` system user) and Trino's read-only role (``WB_TRINO_READER_USER``), with their passwords.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from psycopg2 import sql
 
 from pipeline.common.errors import WorkbenchError
 from pipeline.stack.base import Service
+
+# Predefined roles that reach the server's files or programs: the roles provisioned here never keep one.
+SERVER_ACCESS_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
+# A plain login: what the application role and the reader role may do beyond their grants (nothing).
+PLAIN_LOGIN = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 
 
 class PostgresService(Service):
@@ -85,7 +95,7 @@ class PostgresService(Service):
             self._as_owner([self._bin("initdb"), "-D", str(self.data_dir), "-U", "postgres",
                             "-E", "UTF8", "--locale=C.UTF-8", "--auth-local=trust",
                             "--auth-host=scram-sha-256"]),
-            capture_output=True, text=True, check=False,
+            env=self.process_environment({}), capture_output=True, text=True, check=False,
         )
         with log.open("a", encoding="utf-8") as out:
             out.write(result.stdout + result.stderr)
@@ -118,10 +128,12 @@ class PostgresService(Service):
         return argv, {}, self.data_dir.parent
 
     def start(self) -> None:
-        """pg_ctl daemonizes the server itself; postmaster.pid is its pid file."""
+        """pg_ctl daemonizes the server itself; postmaster.pid is its pid file. Like every server, it
+        gets the minimal environment (runuser passes it on to pg_ctl and the server)."""
         self.prepare()
-        argv, _, cwd = self.command()
-        result = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+        argv, extra_env, cwd = self.command()
+        result = subprocess.run(list(argv), cwd=cwd, env=self.process_environment(extra_env),
+                                capture_output=True, text=True, check=False, timeout=120)
         if result.returncode != 0:
             raise WorkbenchError(f"PostgreSQL did not start: {result.stderr.strip()[-500:]}",
                              f"see {self.log_path}")
@@ -139,7 +151,7 @@ class PostgresService(Service):
             return False
         subprocess.run(self._as_owner([self._bin("pg_ctl"), "stop", "-D", str(self.data_dir),
                                        "-m", "fast", "-t", str(int(timeout_s))]),
-                       capture_output=True, check=False)
+                       env=self.process_environment({}), capture_output=True, check=False)
         return True
 
     def _admin(self) -> psycopg2.extensions.connection:
@@ -155,17 +167,36 @@ class PostgresService(Service):
             return cur.fetchone() == (1,)
 
     def provision(self) -> None:
-        """The application role (password from the settings) and its database; the tables come from
-        the windows stage's migrations (``pipeline.windows.schema``), applied after the stack is up."""
+        """As the superuser: the application role and its database, and Trino's read-only role. Idempotent.
+
+        Both roles are plain logins (``PLAIN_LOGIN``; an existing role is altered back to it, e.g. the
+        CREATEROLE older versions gave the application role) with the settings' passwords (rotated here),
+        and keep none of ``SERVER_ACCESS_ROLES``. The reader role exists before any migration runs, with
+        its read-only default: migration 002 (``pipeline.windows.schema``, applied as the application
+        role after the stack is up) then only grants it SELECT on the application's tables.
+        """
         s = self.settings
+        if "postgres" in (s.postgres_user, s.trino_reader_user) or s.postgres_user == s.trino_reader_user:
+            raise WorkbenchError(
+                f"WB_POSTGRES_USER ({s.postgres_user}) and WB_TRINO_READER_USER ({s.trino_reader_user}) must be "
+                "two roles of their own, neither the superuser 'postgres'",
+                "unset them (defaults: workbench, trino_reader) or choose two other names")
         conn = self._admin()
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (s.postgres_user,))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                # CREATEROLE: the schema's migrations (pipeline/windows/schema.py) create Trino's read-only role.
-                cur.execute(sql.SQL(verb + " ROLE {} LOGIN CREATEROLE PASSWORD %s").format(
-                    sql.Identifier(s.postgres_user)), (s.pg_password,))
+                for role, password in ((s.postgres_user, s.pg_password), (s.trino_reader_user, s.reader_password)):
+                    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                    verb = "ALTER" if cur.fetchone() else "CREATE"
+                    cur.execute(sql.SQL(verb + " ROLE {} " + PLAIN_LOGIN + " PASSWORD %s").format(
+                        sql.Identifier(role)), (password,))
+                    cur.execute("""SELECT g.rolname FROM pg_auth_members m
+                                   JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+                                   WHERE u.rolname = %s AND g.rolname = ANY(%s)""", (role, list(SERVER_ACCESS_ROLES)))
+                    for (granted,) in cur.fetchall():
+                        cur.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(granted), sql.Identifier(role)))
+                # Role settings need CREATEROLE: set here, migration 002 finds this one already in effect.
+                cur.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(
+                    sql.Identifier(s.trino_reader_user)))
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (s.postgres_database,))
                 if not cur.fetchone():
                     cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(

@@ -21,7 +21,7 @@ import psycopg2
 
 from pipeline.common.aws import require_stream
 from pipeline.common.errors import WorkbenchError
-from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.settings import PROJECT_ROOT, Settings, private_dir
 from pipeline.stack.base import Service, tail
 from pipeline.stack.flink import FlinkRuntime
 from pipeline.windows import schema
@@ -35,6 +35,9 @@ class FlinkJobProcess(Service):
 
     stands_in_for = "Managed Flink Studio job"
     port_setting = "postgres_port"  # unused: a job listens on no fixed port
+    # A job, not a server: it reads Kinesis with the caller's AWS credential chain (keys, profile,
+    # AWS_* settings) and its JVM needs the caller's Java setup, so it keeps the whole environment.
+    inherit_environment = True
 
     def __init__(self, settings: Settings, job_name: str = DEFAULT_JOB, stream: str | None = None,
                  bounded: bool = False, parallelism: int | None = None,
@@ -83,7 +86,7 @@ class FlinkJobProcess(Service):
         return argv, env, PROJECT_ROOT
 
     def start(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_path.parent)
         self.state_path.unlink(missing_ok=True)
         super().start()
 
