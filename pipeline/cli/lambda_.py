@@ -22,6 +22,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     seen = [0]
 
     def started(mapping: EventSourceMapping) -> None:
+        # SIGTERM stops the pollers like Ctrl-C does; run_trigger then releases the mapping's lock.
         signal.signal(signal.SIGTERM, lambda *_: mapping.stop_event.set())
         print(f"trigger: {mapping.stream_arn} -> {settings.function_name}, batch size {mapping.config.batch_size}, "
               f"checkpoints in {mapping.checkpoints.path}", flush=True)
@@ -69,11 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run = actions.add_parser("run", help="poll the stream and call the handler in-process (local trigger)",
                              description="Reproduces the Kinesis event source mapping: one poller per shard, "
-                             "batches, retries, bisection, partial batch responses, a failure queue, and a "
-                             "checkpoint per shard that survives restarts. Settings: WB_BATCH_SIZE, "
+                             "batches, retries, bisection, partial batch responses, a failure queue, a "
+                             "checkpoint per shard that survives restarts, and resharding (new shards are "
+                             "found while running; a child shard is read once its parents are drained). One "
+                             "trigger per stream and function: a second one exits with an error naming the "
+                             "first (a lock file beside the checkpoints). Settings: WB_BATCH_SIZE, "
                              "WB_MAX_BATCHING_WINDOW_S, WB_MAX_RETRY_ATTEMPTS, WB_MAX_RECORD_AGE_S, "
                              "WB_BISECT_BATCH_ON_ERROR, WB_REPORT_BATCH_ITEM_FAILURES, WB_FAILURE_QUEUE_NAME.")
-    run.add_argument("--until-idle", action="store_true", help="stop once every shard is caught up")
+    run.add_argument("--until-idle", action="store_true",
+                     help="stop once every open shard is caught up and every closed (split or merged) shard "
+                     "is drained, its children included")
     run.add_argument("--idle-seconds", type=float, default=2.0, help="how long caught up counts as idle (2)")
     run.add_argument("--stream", default=None, help="stream name (default: the settings' stream_name)")
     run.add_argument("--handler", default=None, help="file.py:function or module:function (default: lambda/handler.py)")

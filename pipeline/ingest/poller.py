@@ -2,7 +2,9 @@
 
 GetRecords at most 5 calls/s, batches up to BatchSize records and 6 MB of payload, at most
 MaximumBatchingWindowInSeconds of waiting for a fuller batch; what happens after each invocation is
-``pipeline.ingest.retry``'s decision.
+``pipeline.ingest.retry``'s decision. A closed shard (split or merged) answers a null
+``NextShardIterator`` once read to its end: when every record read is done too, the poller marks the
+shard finished in the checkpoint file and tells the mapping, which then starts the shard's children.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ RECORD_OVERHEAD_BYTES = 420  # the JSON around each record's data in the event
 class ShardPoller(threading.Thread):
     """Reads one shard and invokes the handler with one batch at a time."""
 
-    def __init__(self, mapping: EventSourceMapping, shard_id: str) -> None:
+    def __init__(self, mapping: EventSourceMapping, shard_id: str, starting_position: str | None = None) -> None:
         super().__init__(name=f"poller-{shard_id}", daemon=True)
         self.mapping = mapping
         self.shard_id = shard_id
         self.config = mapping.config
+        # Where to start without a checkpoint: the mapping's StartingPosition, or TRIM_HORIZON for the
+        # child of a shard this mapping read (its records all come after the parent's).
+        self.starting_position = starting_position or self.config.starting_position
         self.idle_since: float | None = None
         self.error: BaseException | None = None
         self._buffer: deque[dict[str, Any]] = deque()
@@ -50,12 +55,12 @@ class ShardPoller(threading.Thread):
         checkpoint = self.mapping.checkpoints.get(self.shard_id)
         if checkpoint is not None:
             args |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": checkpoint}
-        elif self.config.starting_position == "AT_TIMESTAMP":
+        elif self.starting_position == "AT_TIMESTAMP":
             if self.config.starting_timestamp is None:
                 raise ValueError("StartingPosition AT_TIMESTAMP needs a starting timestamp")
             args |= {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": self.config.starting_timestamp}
         else:
-            args |= {"ShardIteratorType": self.config.starting_position}
+            args |= {"ShardIteratorType": self.starting_position}
         return kinesis.get_shard_iterator(**args)["ShardIterator"]
 
     def _fetch(self, iterator: str | None) -> str | None:
@@ -102,11 +107,17 @@ class ShardPoller(threading.Thread):
                     self._process(self._take_batch())
                     window_started = time.monotonic() if self._buffer else None
                 continue
-            if iterator is None:  # shard closed (resharded) and fully processed
-                self.idle_since = self.idle_since or time.monotonic()
+            if iterator is None:  # shard closed (resharded), read to its end and every record done
+                self._finish()
                 return
             if self._caught_up:
                 self.idle_since = self.idle_since or time.monotonic()
+
+    def _finish(self) -> None:
+        self.mapping.checkpoints.finish(self.shard_id)
+        self.idle_since = time.monotonic()  # news: the mapping lists the shards again before it may end idle
+        log.info("%s: closed and drained; its children may be read", self.shard_id)
+        self.mapping.shard_ended.set()
 
     # --- invoking ------------------------------------------------------------------------------
     def _invoke(self, records: list[dict[str, Any]]) -> Outcome:

@@ -26,9 +26,12 @@ def run_trigger(settings: Settings, *, handler: str = DEFAULT_HANDLER, stream: s
     """Poll ``stream`` and call ``handler`` in-process, as the deployed mapping calls the function.
 
     Runs until stopped (Ctrl-C, or ``mapping.stop_event`` set from ``on_start``'s caller), or with
-    ``until_idle_s`` until every shard has been caught up that long. ``report`` gets the counters
-    every 5 s. Raises HandlerError when the handler cannot be loaded, WorkbenchError when the
-    stream cannot be reached or a poller fails.
+    ``until_idle_s`` until every open shard has been caught up that long and every closed shard
+    (split or merged while or before it ran) is drained, its children included. ``report`` gets the
+    counters every 5 s. Holds the mapping's lock (beside the checkpoint file) from before ``on_start``
+    until it returns. Raises HandlerError when the handler cannot be loaded, TriggerLockedError (a
+    WorkbenchError naming the holder) when another trigger runs the same stream and function, and
+    WorkbenchError when the stream cannot be reached or a poller fails.
     """
     config = TriggerConfig.from_settings(settings, batch_size=batch_size, starting_position=starting_position,
                                          starting_timestamp=starting_timestamp)
@@ -47,13 +50,18 @@ def run_trigger(settings: Settings, *, handler: str = DEFAULT_HANDLER, stream: s
                              f"{settings.kinesis_endpoint or 'AWS'}: {exc}",
                              "start the stack with 'make up' (or create the stream with "
                              "'python -m pipeline generate')") from exc
-    if on_start:
-        on_start(mapping)
+    mapping.lock.acquire()  # before on_start: a second trigger on this mapping fails at once, saying who runs
     try:
+        if on_start:
+            on_start(mapping)
         return mapping.run(until_idle_s=until_idle_s, report=report)
     except KeyboardInterrupt:
         mapping.stop_event.set()
         return mapping.stats
+    except WorkbenchError:
+        raise
     except RuntimeError as exc:
         raise WorkbenchError(str(exc), "see the poller's error above; run again to resume from the "
                              "checkpoints") from exc
+    finally:
+        mapping.lock.release()

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from pymongo import MongoClient
 
+from pipeline.ingest.checkpoints import TriggerLock
 from pipeline.ingest.config import TriggerConfig
 from pipeline.ingest.mapping import EventSourceMapping
 from pipeline.ingest.runtime import load_function
@@ -282,3 +283,198 @@ def test_a_generated_scenario_arrives_exactly_with_malformed_records_quarantined
                    for d in db[settings.quarantine_collection].find()}
     assert set(quarantined) == {m["sha256"] for m in truth["malformed"]}
     assert all(quarantined.values())
+
+
+# --- resharding during a run ----------------------------------------------------------------------
+KEYS = [f"key-{k:02d}" for k in range(20)]
+
+
+def _put_keyed(kinesis, stream: str, indices: range) -> None:
+    """Logs ``r<i>`` under 20 partition keys; one PutRecords call at a time, so each key's order is i's."""
+    for start in range(indices.start, indices.stop, 500):
+        response = kinesis.put_records(StreamName=stream, Records=[
+            {"Data": json.dumps(_log(i)).encode(), "PartitionKey": KEYS[i % len(KEYS)]}
+            for i in range(start, min(start + 500, indices.stop))])
+        assert response["FailedRecordCount"] == 0
+
+
+def _all_shard_records(kinesis, stream: str) -> list[dict]:
+    """Every record of every shard (closed ones to their end), with its shard."""
+    records = []
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        while iterator:
+            reply = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            records += [{**r, "ShardId": shard["ShardId"]} for r in reply["Records"]]
+            iterator = reply.get("NextShardIterator")
+            if not reply["Records"] and "EndingSequenceNumber" not in shard["SequenceNumberRange"]:
+                break  # an open shard, read to its end
+    return records
+
+
+def _reshard_during_a_run(ingest, tmp_path, reshard) -> tuple[list[list[str]], dict, str]:
+    """Put, start ``lambda run --until-idle`` (slowed down), ``reshard`` once it has delivered a few
+    batches, put as many again, and wait for it to end. Checks every record stored exactly once and
+    each key's records seen in Kinesis order; returns the records seen, the shards and the output."""
+    settings, kinesis, db, env = ingest
+    stream = settings.stream_name
+    first, second = range(0, 600), range(600, 1200)
+    _put_keyed(kinesis, stream, first)
+    seen_file = tmp_path / "seen.jsonl"
+    proc = _trigger({**env, "RECORDING_FILE": str(seen_file), "RECORDING_PAUSE_S": "0.1"}, "--until-idle",
+                    "--idle-seconds", "1", "--batch-size", "20", "--handler", "tests.fixtures.recording:recording")
+    deadline = time.monotonic() + 120
+    while not seen_file.exists() or len(seen_file.read_text().splitlines()) < 40:
+        assert time.monotonic() < deadline and proc.poll() is None, "the trigger never got going"
+        time.sleep(0.02)
+
+    reshard(kinesis, stream)
+    _put_keyed(kinesis, stream, second)
+    assert proc.poll() is None, "the trigger ended before the reshard: nothing tested"
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+
+    # Ended only once the children were drained too: every record is stored, exactly once.
+    expected = [f"r{i:06d}" for i in [*first, *second]]
+    stored = _stored_logs(db, settings)
+    assert _count(db, settings) == len(expected) == len(stored), out + err
+    assert sorted(stored) == expected
+    assert all(doc["_id"] == f"{doc['kinesis']['shard_id']}:{doc['kinesis']['sequence_number']}"
+               for doc in stored.values())
+    # Each key's records reached the handler in the stream's order (sequence numbers grow from a
+    # parent to its children), which is also the order they were put in.
+    seen = [json.loads(line) for line in seen_file.read_text().splitlines()]
+    first_seen = list(dict.fromkeys(event_id for event_id, _, _ in seen))
+    assert len(first_seen) == len(expected)
+    in_stream = sorted(_all_shard_records(kinesis, stream), key=lambda r: int(r["SequenceNumber"]))
+    assert len(in_stream) == len(expected)  # moto kept the parents' records (no copies in the children)
+    for key in KEYS:
+        stream_order = [f"{r['ShardId']}:{r['SequenceNumber']}" for r in in_stream if r["PartitionKey"] == key]
+        of_key = set(stream_order)
+        handler_order = [e for e in first_seen if e in of_key]
+        assert handler_order == stream_order, key
+        request_ids = [json.loads(r["Data"])["request_id"] for r in in_stream if r["PartitionKey"] == key]
+        assert request_ids == sorted(request_ids)
+    shards = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=stream)["Shards"]}
+    return seen, shards, out
+
+
+def _shard_of(event_id: str) -> str:
+    return event_id.split(":")[0]
+
+
+def _restart_delivers(settings: Settings) -> int:
+    """Records a restarted trigger (in-process, same checkpoints) delivers."""
+    return EventSourceMapping(settings, load_function(settings), TriggerConfig()).run(until_idle_s=0.5).records
+
+
+def _checkpoints(settings: Settings) -> dict[str, str]:
+    return json.loads((settings.var_dir / "trigger" / settings.function_name
+                       / f"{settings.stream_name}.json").read_text())
+
+
+def test_a_shard_split_during_a_run_is_drained_before_its_children(ingest, tmp_path):
+    settings = ingest[0]
+    parent = "shardId-000000000000"
+
+    def split(kinesis, stream: str) -> None:
+        kinesis.split_shard(StreamName=stream, ShardToSplit=parent, NewStartingHashKey=str(2**126))
+
+    seen, shards, _ = _reshard_during_a_run(ingest, tmp_path, split)
+
+    children = sorted(s for s, shard in shards.items() if shard.get("ParentShardId") == parent)
+    assert len(children) == 2
+    order = [_shard_of(event_id) for event_id, _, _ in seen]
+    assert set(children) <= set(order)  # the new records were read from the children
+    last_of_parent = max(i for i, shard in enumerate(order) if shard == parent)
+    assert all(order.index(child) > last_of_parent for child in children)
+    checkpoints = _checkpoints(settings)
+    assert checkpoints[parent] == "SHARD_END"
+    assert all(checkpoints[child].isdigit() for child in children)
+    assert _restart_delivers(settings) == 0  # a restart reads no record again, the drained parent least of all
+
+
+def test_a_merge_during_a_run_waits_for_both_parents(ingest, tmp_path):
+    settings = ingest[0]
+    parents = ["shardId-000000000000", "shardId-000000000001"]
+
+    def merge(kinesis, stream: str) -> None:
+        kinesis.merge_shards(StreamName=stream, ShardToMerge=parents[0], AdjacentShardToMerge=parents[1])
+
+    seen, shards, _ = _reshard_during_a_run(ingest, tmp_path, merge)
+
+    (child,) = [s for s, shard in shards.items() if shard.get("ParentShardId") == parents[0]]
+    assert shards[child]["AdjacentParentShardId"] == parents[1]
+    order = [_shard_of(event_id) for event_id, _, _ in seen]
+    first_of_child = order.index(child)
+    assert all(max(i for i, shard in enumerate(order) if shard == p) < first_of_child for p in parents)
+    assert all(_checkpoints(settings)[p] == "SHARD_END" for p in parents)
+    assert _restart_delivers(settings) == 0
+
+
+# --- one trigger per mapping ----------------------------------------------------------------------
+def _lock_file(settings: Settings) -> Path:
+    return settings.var_dir / "trigger" / settings.function_name / f"{settings.stream_name}.json.lock"
+
+
+def _wait_for_lock(lock: Path, proc: subprocess.Popen) -> dict:
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the first trigger never took the lock"
+        time.sleep(0.05)
+    return json.loads(lock.read_text())
+
+
+@pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_second_trigger_on_the_same_mapping_exits_naming_the_first(ingest, stop_with):
+    settings, kinesis, db, env = ingest
+    _put(kinesis, settings.stream_name, [json.dumps(_log(i)).encode() for i in range(50)])
+    lock = _lock_file(settings)
+    first = _trigger(env)  # runs until stopped
+    holder = _wait_for_lock(lock, first)
+    assert holder["pid"] == first.pid and holder["host"] and holder["started"]
+
+    second = subprocess.run([sys.executable, "-m", "pipeline", "lambda", "run", "--until-idle"], cwd=PROJECT_ROOT,
+                            env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert second.returncode != 0
+    assert f"pid {first.pid}" in second.stderr and f"since {holder['started']}" in second.stderr
+    assert "fix:" in second.stderr and str(lock) in second.stderr
+    assert first.poll() is None  # the first one goes on, its lock untouched
+    assert json.loads(lock.read_text()) == holder
+
+    deadline = time.monotonic() + 60
+    while _count(db, settings) < 50:
+        assert time.monotonic() < deadline, "the first trigger stored nothing"
+        time.sleep(0.1)
+    first.send_signal(stop_with)  # released at exit, on SIGTERM and Ctrl-C alike
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, out + err
+    assert "50 records delivered" in out
+    assert not lock.exists()
+    with TriggerLock(lock):  # the mapping is free again
+        pass
+
+
+# --- GetRecords caps ------------------------------------------------------------------------------
+def test_get_records_answers_at_most_10_mib(stack, unique_name):
+    kinesis = boto3.client("kinesis", **stack.boto3_kwargs())
+    kinesis.create_stream(StreamName=unique_name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=unique_name, WaiterConfig={"Delay": 0.2})
+    try:
+        payloads = [bytes([65 + i]) * 1_000_000 for i in range(12)]  # 12 MB in one shard
+        for start in range(0, len(payloads), 5):  # PutRecords takes at most 5 MiB
+            kinesis.put_records(StreamName=unique_name, Records=[
+                {"Data": p, "PartitionKey": "k"} for p in payloads[start:start + 5]])
+        iterator = kinesis.get_shard_iterator(StreamName=unique_name, ShardId="shardId-000000000000",
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        first = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+        second = kinesis.get_records(ShardIterator=first["NextShardIterator"], Limit=10_000)
+
+        assert len(first["Records"]) == 10  # 10 MB; an 11th record would pass 10 MiB
+        assert sum(len(r["Data"]) + len(r["PartitionKey"]) for r in first["Records"]) <= 10 * 1024 * 1024
+        assert [r["Data"] for r in first["Records"] + second["Records"]] == payloads
+        assert len(kinesis.get_records(ShardIterator=iterator, Limit=3)["Records"]) == 3
+    finally:
+        kinesis.delete_stream(StreamName=unique_name)
