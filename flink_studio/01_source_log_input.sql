@@ -1,22 +1,47 @@
 -- The source: JSON logs on the Kinesis stream, with Studio's connector options.
--- Event time is the log's own `timestamp`. A timestamp that cannot be parsed becomes NULL under
--- TO_TIMESTAMP, and a NULL rowtime would fail the job, so it falls back to the epoch: such a record
--- is late for every window (and `event_time_ok` lets the INSERTs skip it explicitly).
+--
+-- The record contract (lambda/record_contract.json, enforced by the Lambda) decides what is a log;
+-- this paragraph mirrors it, so a record is counted here exactly when the Lambda stores it as a log.
+-- The five fields are read as text (a JSON number as its digits, a string as its characters) and the
+-- contract's patterns are applied to that text: `is_log`. Records that are not logs are skipped by
+-- the INSERTs (the Lambda quarantines them).
+--
+-- Event time is the log's own `timestamp` (Z, an offset or none = UTC; T or a space; milliseconds
+-- count), converted to UTC, but never more than the clock-skew tolerance after the record's arrival
+-- in the stream (`arrival`, Kinesis' approximate arrival time): a producer whose clock runs ahead is
+-- counted at the arrival time and flagged `clock_skew`, so it cannot move the watermark past the
+-- correct records that follow. A record without a usable timestamp gets the epoch: it is not a log,
+-- a NULL rowtime would fail the job, and the epoch never moves the watermark.
+--
 -- shard_id and sequence_number (connector metadata) identify a record as the Lambda's eventID does.
 -- ${...} placeholders are filled from the settings (python -m pipeline flink run / flink note).
 
 DROP TEMPORARY TABLE IF EXISTS log_input;
 
 CREATE TEMPORARY TABLE log_input (
-  `timestamp`   STRING,
-  service       STRING,
-  status        INT,
-  message       STRING,
-  latency_ms    DOUBLE,
+  `timestamp`     STRING,
+  service         STRING,
+  status          STRING,
+  message         STRING,
+  latency_ms      STRING,
+  arrival         TIMESTAMP_LTZ(3) NOT NULL METADATA FROM 'timestamp' VIRTUAL,
   shard_id        VARCHAR(128) NOT NULL METADATA FROM 'shard-id' VIRTUAL,
   sequence_number VARCHAR(128) NOT NULL METADATA FROM 'sequence-number' VIRTUAL,
-  event_time_ok AS TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')) IS NOT NULL,
-  ts AS COALESCE(TO_TIMESTAMP(REPLACE(REPLACE(`timestamp`, 'T', ' '), 'Z', '')), TIMESTAMP '1970-01-01 00:00:00.000'),
+  is_log AS COALESCE(
+    REGEXP(`timestamp`, ${timestamp_pattern})
+    AND DATE_FORMAT(TO_TIMESTAMP(SUBSTR(REPLACE(`timestamp`, 'T', ' '), 1, 19)), 'yyyy-MM-dd') = SUBSTR(`timestamp`, 1, 10)
+    AND REGEXP(service, ${service_pattern})
+    AND REGEXP(status, ${status_pattern})
+    AND message IS NOT NULL
+    AND REGEXP(latency_ms, ${latency_pattern})
+    AND TRY_CAST(latency_ms AS DOUBLE) BETWEEN 0 AND ${latency_max_ms}, FALSE),
+  status_code AS TRY_CAST(status AS INT),
+  latency AS TRY_CAST(latency_ms AS DOUBLE),
+  clock_skew AS COALESCE(${event_time_utc} > CAST(arrival AS TIMESTAMP(3)) + INTERVAL ${clock_skew_tolerance} HOUR TO SECOND, FALSE),
+  ts AS COALESCE(
+    CASE WHEN ${event_time_utc} > CAST(arrival AS TIMESTAMP(3)) + INTERVAL ${clock_skew_tolerance} HOUR TO SECOND
+         THEN CAST(arrival AS TIMESTAMP(3)) ELSE ${event_time_utc} END,
+    TIMESTAMP '1970-01-01 00:00:00.000'),
   WATERMARK FOR ts AS ts - INTERVAL ${watermark_bound} HOUR TO SECOND
 ) WITH (
   'connector' = ${kinesis_connector},

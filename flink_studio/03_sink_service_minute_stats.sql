@@ -1,5 +1,6 @@
 -- Sink: every service and minute, healthy or not, so trends can be drawn for all minutes.
--- error_rate = status_5xx / requests. Upserts on the primary key, like error_summary.
+-- error_rate = status_5xx / requests; clock_skewed: records counted at their arrival time because
+-- their producer's clock ran ahead. Upserts on the primary key, like error_summary.
 
 DROP TEMPORARY TABLE IF EXISTS service_minute_stats;
 
@@ -13,6 +14,7 @@ CREATE TEMPORARY TABLE service_minute_stats (
   error_rate    DOUBLE,
   avg_latency   DOUBLE,
   max_latency   DOUBLE,
+  clock_skewed  BIGINT,
   PRIMARY KEY (service, window_start) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc',

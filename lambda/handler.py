@@ -27,23 +27,51 @@ import datetime as dt
 import json
 import logging
 import os
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
 from bson.binary import Binary
+from bson.errors import BSONError
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, PyMongoError
 
-MAX_RECORD_BYTES = 256 * 1024
-REQUIRED_FIELDS = ("timestamp", "service", "status", "message", "latency_ms")
+CONTRACT = json.loads((Path(__file__).parent / "record_contract.json").read_text(encoding="utf-8"))
+REQUIRED_FIELDS = tuple(CONTRACT["required_fields"])
 DUPLICATE_KEY = 11000
+# Write errors worth retrying (the store is busy or switching primaries); any other refusal is the
+# document's own fault and goes to quarantine.
+TRANSIENT_WRITE_ERRORS = {6, 7, 50, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436}
+# Fields the handler writes itself: a record carrying one of them keeps it in ``extra_json``.
+OWN_FIELDS = {"_id", "timestamp_raw", "kinesis", "clock_skew", "message_truncated", "message_length",
+              "extra_json"}
+INT64 = (-(2**63), 2**63 - 1)
+MAX_STORED_DEPTH = 90  # MongoDB refuses documents nested deeper than 100 levels
 
 logger = logging.getLogger("log-ingest")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))  # json.loads recurses once per nesting level
 
 _client: MongoClient | None = None
 _indexed: set[str] = set()
+
+
+def _java_pattern(pattern: str) -> re.Pattern[str]:
+    """A contract pattern (Java-flavoured: ``\\z`` is the end of input) for Python's ``re``."""
+    return re.compile(pattern.replace(r"\z", r"\Z"))
+
+
+TIMESTAMP = _java_pattern(CONTRACT["timestamp_pattern"])
+SERVICE = _java_pattern(CONTRACT["service_pattern"])
+STATUS = _java_pattern(CONTRACT["status_pattern"])
+LATENCY = _java_pattern(CONTRACT["latency_pattern"])
+
+
+def _limit(name: str) -> int:
+    return int(os.environ.get(name.upper(), CONTRACT["defaults"][name]))
 
 
 class InvalidRecord(ValueError):
@@ -89,45 +117,131 @@ RAW_INDEXES = [[("timestamp", ASCENDING)], [("service", ASCENDING), ("timestamp"
 
 
 def parse_timestamp(value: str) -> dt.datetime:
-    """ISO-8601 with ``Z`` or an offset, as UTC; naive times are taken as UTC."""
+    """The contract's timestamp forms (``Z``, an offset or none (UTC); ``T`` or a space; 0 to 9
+    fractional digits, of which milliseconds count) as UTC to the millisecond."""
+    match = TIMESTAMP.match(value)
+    if not match:
+        raise InvalidRecord(f"timestamp is not ISO-8601 of the contract: {value[:64]!r}")
+    date, time, fraction, zone = match.groups()
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidRecord(f"timestamp is not ISO-8601: {value[:64]!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+        moment = dt.datetime.fromisoformat(f"{date}T{time}.{(fraction or '').ljust(3, '0')[:3]}")
+    except ValueError as exc:  # 2026-02-30
+        raise InvalidRecord(f"timestamp is not a date: {value[:64]!r}") from exc
+    if zone and zone not in ("Z", "z"):
+        sign = -1 if zone[0] == "-" else 1
+        moment -= sign * dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    return moment.replace(tzinfo=dt.UTC)
 
 
-def parse_log(data: bytes) -> dict[str, Any]:
-    """Validate one record's bytes and return the document to store (without ``_id``)."""
-    if len(data) > MAX_RECORD_BYTES:
-        raise InvalidRecord(f"oversized: {len(data)} bytes > {MAX_RECORD_BYTES}")
+def _reject_constant(name: str) -> float:
+    raise InvalidRecord(f"not JSON: {name} is no JSON value")
+
+
+def _big_int(digits: str) -> int | str:
+    """JSON integers of any length (Python refuses to convert more than 4300 digits)."""
+    return int(digits) if len(digits) <= 4000 else digits
+
+
+def _store_safe(value: Any) -> bool:
+    """Whether the store takes the value as it is: keys without a leading ``$``, a ``.`` or NUL,
+    integers within 64 bits, text without lone surrogates, nesting within MongoDB's 100 levels.
+    Iterative: deep values must not exhaust the stack."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list) and depth > MAX_STORED_DEPTH:
+            return False
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if key.startswith("$") or "." in key or "\x00" in key or not _encodable(key):
+                    return False
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if not _encodable(item):
+                return False
+        elif isinstance(item, int) and not isinstance(item, bool) and not INT64[0] <= item <= INT64[1]:
+            return False
+    return True
+
+
+def _encodable(text: str) -> bool:
     try:
-        record = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRecord(f"not JSON: {exc}") from exc
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+        return False
+    return True
+
+
+def _field_text(value: Any) -> str | None:
+    """A field as the Flink source reads it: a string's characters or a number's digits (None for
+    anything else, which no pattern of the contract accepts)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return json.dumps(value)  # digits, '.', 'e': what the number patterns look at
+    return None
+
+
+def parse_log(data: bytes, arrival: dt.datetime | None = None) -> dict[str, Any]:
+    """Validate one record's bytes against the contract and return the document to store (without
+    ``_id``). ``arrival`` is the record's arrival in the stream: a record stamped more than the
+    clock-skew tolerance after it counts at its arrival time, flagged ``clock_skew``."""
+    try:
+        text = data.decode("utf-8-sig")  # a UTF-8 byte order mark is allowed, as JSON parsers do
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord(f"not UTF-8: {exc}") from exc
+    try:
+        record = json.loads(text, parse_constant=_reject_constant, parse_int=_big_int)
+    except RecursionError as exc:
+        raise InvalidRecord("nested too deep to read") from exc
+    except ValueError as exc:  # JSONDecodeError, and text after the object
+        raise InvalidRecord(f"not JSON: {str(exc)[:200]}") from exc
     if not isinstance(record, dict):
         raise InvalidRecord(f"not a JSON object but {type(record).__name__}")
-    missing = [name for name in REQUIRED_FIELDS if name not in record]
+    missing = [name for name in REQUIRED_FIELDS if record.get(name) is None]
     if missing:
         raise InvalidRecord(f"missing field(s): {', '.join(missing)}")
-    if not isinstance(record["timestamp"], str):
+    stamp = record["timestamp"]
+    if not isinstance(stamp, str):
         raise InvalidRecord("timestamp is not a string")
-    if not isinstance(record["service"], str) or not record["service"].strip():
-        raise InvalidRecord("service is not a non-empty string")
-    status = record["status"]
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-        raise InvalidRecord(f"status is not an HTTP code: {str(status)[:32]!r}")
-    if not isinstance(record["message"], str):
-        raise InvalidRecord("message is not a string")
-    latency = record["latency_ms"]
-    if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0 or latency != latency:
-        raise InvalidRecord(f"latency_ms is not a non-negative number: {str(latency)[:32]!r}")
-    document = dict(record)
-    document["timestamp_raw"] = record["timestamp"]
-    document["timestamp"] = parse_timestamp(record["timestamp"])
-    document["latency_ms"] = float(latency)
+    service = record["service"]
+    if not isinstance(service, str) or not SERVICE.match(service):
+        raise InvalidRecord("service is not a name of 1 to 128 characters (not all spaces, not starting with "
+                            "a digit, '-', '{' or '[')")
+    status_text = _field_text(record["status"])
+    if status_text is None or isinstance(record["status"], float) or not STATUS.match(status_text):
+        raise InvalidRecord(f"status is not an HTTP code (100-599): {str(record['status'])[:32]!r}")
+    latency_text = _field_text(record["latency_ms"])
+    try:
+        latency = float(latency_text) if latency_text is not None and LATENCY.match(latency_text) else None
+    except OverflowError:
+        latency = None
+    if latency is None or not 0 <= latency <= CONTRACT["latency_max_ms"]:  # NaN and infinity fail too
+        raise InvalidRecord(f"latency_ms is not a number within [0, {CONTRACT['latency_max_ms']:g}]: "
+                            f"{str(record['latency_ms'])[:32]!r}")
+    message = record["message"]
+    if not isinstance(message, str):
+        message = json.dumps(message)  # any JSON value is a message; the store keeps its text
+    if not _encodable(message):
+        message = message.encode("utf-8", "replace").decode("utf-8")
+
+    event_time = parse_timestamp(stamp)
+    document: dict[str, Any] = {"timestamp": event_time, "timestamp_raw": stamp, "service": service,
+                                "status": int(status_text), "message": message, "latency_ms": latency}
+    if arrival is not None:
+        arrival = arrival.astimezone(dt.UTC).replace(microsecond=arrival.microsecond // 1000 * 1000)
+        if event_time > arrival + dt.timedelta(seconds=_limit("clock_skew_tolerance_s")):
+            document["timestamp"], document["clock_skew"] = arrival, True
+    limit = _limit("message_max_chars")
+    if len(message) > limit:
+        document.update(message=message[:limit], message_truncated=True, message_length=len(message))
+    extras = {key: value for key, value in record.items() if key not in document}
+    if not OWN_FIELDS & extras.keys() and _store_safe(extras):
+        document.update(extras)
+    elif extras:  # kept whole, as JSON text: the store refuses such keys, numbers or text
+        document["extra_json"] = json.dumps(extras)
     return document
 
 
@@ -141,26 +255,51 @@ def _kinesis_metadata(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _insert(collection: Collection, documents: list[dict[str, Any]]) -> set[str]:
-    """Insert unordered; return the ``_id``s that were not stored (duplicates count as stored)."""
+def _refused(collection: Collection, document: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The quarantine entry for a log the store refused for its content."""
+    raw = json.dumps({k: v for k, v in document.items() if k != "_id"}, default=str).encode()
+    return {"_id": document["_id"], "raw": Binary(raw), "reason": f"store refused it: {reason}",
+            "received_at": dt.datetime.now(dt.UTC), "collection": collection.name}
+
+
+def _insert(collection: Collection, documents: list[dict[str, Any]]) -> tuple[set[str], list[dict[str, Any]]]:
+    """Insert unordered. Returns the ``_id``s to retry (the store failed: duplicates count as stored)
+    and quarantine entries for documents the store refused for their content."""
     if not documents:
-        return set()
+        return set(), []
     try:
         collection.insert_many(documents, ordered=False)
     except BulkWriteError as exc:
-        failed = {documents[e["index"]]["_id"] for e in exc.details.get("writeErrors", [])
-                  if e.get("code") != DUPLICATE_KEY}
-        if failed:
-            logger.warning("%d documents not stored: %s", len(failed), exc.details["writeErrors"][0].get("errmsg"))
-        return failed
+        retry, refused = set(), []
+        for error in exc.details.get("writeErrors", []):
+            document = documents[error["index"]]
+            if error.get("code") == DUPLICATE_KEY:
+                continue
+            if error.get("code") in TRANSIENT_WRITE_ERRORS:
+                retry.add(document["_id"])
+            else:
+                refused.append(_refused(collection, document, f"{error.get('code')}: {error.get('errmsg')}"))
+        if retry:
+            logger.warning("%d documents not stored, to be retried", len(retry))
+        return retry, refused
+    except (BSONError, OverflowError, ValueError) as exc:  # a document that cannot be encoded: find it
+        if len(documents) == 1:
+            return set(), [_refused(collection, documents[0], f"{type(exc).__name__}: {exc}")]
+        middle = len(documents) // 2
+        first, second = _insert(collection, documents[:middle]), _insert(collection, documents[middle:])
+        return first[0] | second[0], first[1] + second[1]
     except PyMongoError as exc:  # unreachable, timeout...: none of them is known to be stored
         logger.warning("MongoDB write failed, the trigger will retry %d records: %s", len(documents), exc)
-        return {d["_id"] for d in documents}
-    return set()
+        return {d["_id"] for d in documents}, []
+    return set(), []
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, str]]]:
-    """Store a Kinesis batch; returns the records to retry as ``batchItemFailures``."""
+    """Store a Kinesis batch; returns the records to retry (store failures only) as ``batchItemFailures``.
+
+    Never raises for a record's content: whatever cannot be stored as a log is quarantined with its
+    bytes and the reason.
+    """
     items = event.get("Records", [])
     logs: list[dict[str, Any]] = []
     quarantined: list[dict[str, Any]] = []
@@ -169,18 +308,21 @@ def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, 
     for item in items:
         event_id = item["eventID"]
         sequence_of[event_id] = item["kinesis"]["sequenceNumber"]
+        metadata = _kinesis_metadata(item)
         try:
             data = base64.b64decode(item["kinesis"]["data"], validate=True)
         except ValueError as exc:
             data, reason = item["kinesis"]["data"].encode(), f"data is not base64: {exc}"
         else:
             try:
-                logs.append({"_id": event_id, **parse_log(data), "kinesis": _kinesis_metadata(item)})
+                logs.append({**parse_log(data, metadata["arrival"]), "_id": event_id, "kinesis": metadata})
                 continue
             except InvalidRecord as exc:
                 reason = str(exc)
+            except Exception as exc:  # noqa: BLE001 - content must never fail the batch: quarantine it
+                reason = f"unexpected {type(exc).__name__}: {str(exc)[:200]}"
         quarantined.append({"_id": event_id, "raw": Binary(data), "reason": reason, "received_at": received_at,
-                            "event_source_arn": item.get("eventSourceARN"), **_kinesis_metadata(item)})
+                            "event_source_arn": item.get("eventSourceARN"), **metadata})
 
     by_collection: dict[str, list[dict[str, Any]]] = {}
     for document in logs:
@@ -194,9 +336,13 @@ def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, 
         logger.warning("MongoDB unreachable, the whole batch will be retried: %s", exc)
         failed = set(sequence_of)
     else:
-        failed = _insert(quarantine, quarantined)
+        failed, refused = set(), []
         for collection, documents in targets:
-            failed |= _insert(collection, documents)
+            retry, refused_here = _insert(collection, documents)
+            failed |= retry
+            refused += refused_here
+        retry, refused_quarantine = _insert(quarantine, quarantined + refused)
+        failed |= retry | {d["_id"] for d in refused_quarantine}
     if quarantined:
         logger.info("quarantined %d of %d records", len(quarantined), len(items))
     return {"batchItemFailures": [{"itemIdentifier": sequence_of[i]} for i in sequence_of if i in failed]}

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pipeline.common.errors import WorkbenchError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def record_contract() -> dict[str, Any]:
+    """What makes a Kinesis record a log (``lambda/record_contract.json``): the Lambda enforces it,
+    the Flink source paragraph mirrors it; its tunable limits are settings (defaults from the file)."""
+    return json.loads((PROJECT_ROOT / "lambda" / "record_contract.json").read_text(encoding="utf-8"))
 
 
 def _default_cache_dir() -> Path:
@@ -99,6 +106,9 @@ class Settings(BaseSettings):
     # --- Trino -------------------------------------------------------------------------------
     trino_host: str | None = None
     trino_user: str = "workbench"
+    trino_admin_user: str = Field(
+        default="admin", description="the one Trino user that may write or change anything (access control in "
+        "env/trino/rules.json); everyone else, trino_user included, may only SELECT. Nothing in the analysis uses it")
 
     # --- Lambda and its Kinesis trigger (event source mapping), local and on AWS --------------
     # The local trigger (python -m pipeline lambda run) and the AWS mapping (lambda deploy) read
@@ -108,13 +118,24 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100, ge=1, le=10_000)
     max_batching_window_s: int = Field(default=0, ge=0, le=300)
     starting_position: Literal["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"] = "TRIM_HORIZON"
-    max_retry_attempts: int = Field(default=3, ge=-1, le=10_000, description="-1: retry until the record expires")
+    # -1 (AWS's default): a batch the store could not take is retried, with backoff, until the store is
+    # back; records the handler cannot store as logs are quarantined at once, so nothing waits on them.
+    max_retry_attempts: int = Field(default=-1, ge=-1, le=10_000, description="-1: retry until the record expires")
     max_record_age_s: int = Field(default=-1, ge=-1, le=604_800, description="-1: no limit")
     bisect_batch_on_error: bool = True
     report_batch_item_failures: bool = True
     failure_queue_name: str = "log-ingest-failures"
     mongodb_secret_name: str = Field(default="log-workbench/mongodb-uri",
                                      description="Secrets Manager secret holding the MongoDB URI (profile aws)")
+
+    # --- the record contract's limits, read by the Lambda and the Flink source alike ------------
+    message_max_chars: int = Field(
+        default=record_contract()["defaults"]["message_max_chars"], ge=1,
+        description="a longer message is stored cut to this many characters, flagged message_truncated")
+    clock_skew_tolerance_s: int = Field(
+        default=record_contract()["defaults"]["clock_skew_tolerance_s"], ge=0, le=99 * 3600,
+        description="a record stamped more than this after its arrival in the stream counts at its arrival "
+                    "time, flagged clock_skew")
 
     # --- Flink jobs ------------------------------------------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,

@@ -126,6 +126,8 @@ def function_environment(settings: Settings, secret_arn: str | None) -> dict[str
         "RAW_COLLECTION": settings.raw_collection,
         "QUARANTINE_COLLECTION": settings.quarantine_collection,
         "RAW_BUCKET": settings.raw_bucket,
+        "MESSAGE_MAX_CHARS": str(settings.message_max_chars),
+        "CLOCK_SKEW_TOLERANCE_S": str(settings.clock_skew_tolerance_s),
     }
     if settings.is_local:
         env["MONGODB_URI"] = settings.mongo_uri

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.common.templates import render
-from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.settings import PROJECT_ROOT, Settings, record_contract
 
 STUDIO_DIR = PROJECT_ROOT / "flink_studio"
 # Secret markers of a Studio note; flink deploy replaces each (quotes included) with the value.
@@ -101,8 +101,26 @@ def interval_hms(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def _common_values(settings: Settings) -> dict[str, str]:
+def fragment(name: str, folder: Path = STUDIO_DIR) -> str:
+    """A SQL expression of ``flink_studio/fragments/`` (comment lines dropped), for a placeholder."""
+    text = (folder / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()
+
+
+def contract_values(settings: Settings) -> dict[str, str]:
+    """The record contract's patterns and limits, as the source paragraph's placeholders."""
+    contract = record_contract()
     return {
+        **{name: sql_literal(contract[name]) for name in
+           ("timestamp_pattern", "service_pattern", "status_pattern", "latency_pattern")},
+        "latency_max_ms": repr(float(contract["latency_max_ms"])).upper(),
+        "clock_skew_tolerance": sql_literal(interval_hms(settings.clock_skew_tolerance_s)),
+        "event_time_utc": fragment("event_time_utc"),
+    }
+
+
+def _common_values(settings: Settings) -> dict[str, str]:
+    return contract_values(settings) | {
         "watermark_bound": sql_literal(interval_hms(settings.watermark_bound_s)),
         "initpos": sql_literal(settings.flink_initpos),
         "jdbc_flush_rows": sql_literal(settings.flink_jdbc_flush_rows),
@@ -145,4 +163,6 @@ def studio_jdbc_url(settings: Settings) -> str:
 
 _DUMMY_VALUES = {name: "''" for name in (
     "kinesis_connector", "stream", "region", "endpoint_option", "credentials_provider", "initpos",
-    "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows")}
+    "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows", "timestamp_pattern",
+    "service_pattern", "status_pattern", "latency_pattern", "latency_max_ms", "clock_skew_tolerance",
+    "event_time_utc")}

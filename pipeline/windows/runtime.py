@@ -56,6 +56,8 @@ def create_table_env(settings: Settings, job_name: str, parallelism: int | None 
     config.set("pipeline.jars", ";".join(jar.as_uri() for jar in runtime.jars()))
     config.set("pipeline.name", job_name)
     config.set("parallelism.default", str(parallelism or settings.shard_count))
+    # Window times and arrival times are UTC, whatever the machine's zone (CAST of a TIMESTAMP_LTZ).
+    config.set("table.local-time-zone", "UTC")
     idle_ms = 0 if bounded else round(settings.flink_source_idle_timeout_s * 1000)
     config.set("table.exec.source.idle-timeout", f"{idle_ms} ms")
     # The REST API's metrics are cached for 10 s by default: the bounded job's drain detection and

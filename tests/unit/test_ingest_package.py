@@ -197,7 +197,8 @@ def test_the_uri_is_an_environment_variable_only_locally():
     on_aws = deploy.function_environment(
         Settings(profile="aws", mongodb_uri="mongodb+srv://user:pw@cluster.example/"), SECRET_ARN)
     assert on_aws == {"MONGODB_SECRET_ID": SECRET_ARN, "MONGODB_DATABASE": "logs", "RAW_COLLECTION": "raw_logs",
-                      "QUARANTINE_COLLECTION": "quarantine", "RAW_BUCKET": "hour"}
+                      "QUARANTINE_COLLECTION": "quarantine", "RAW_BUCKET": "hour", "MESSAGE_MAX_CHARS": "32768",
+                      "CLOCK_SKEW_TOLERANCE_S": "300"}
 
 
 def test_access_denied_is_explained():

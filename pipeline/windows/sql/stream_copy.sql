@@ -21,5 +21,6 @@ CREATE TEMPORARY TABLE copy_sink (
 );
 
 INSERT INTO copy_sink
-SELECT shard_id || ':' || sequence_number, `timestamp`, service, status, message, latency_ms
-FROM log_input;
+SELECT shard_id || ':' || sequence_number, `timestamp`, service, status_code, message, latency
+FROM log_input
+WHERE is_log;
