@@ -7,7 +7,8 @@ never pasted into the text. Only identifiers the code derives itself (catalog/sc
 names from the settings, the hourly bucket collections found in MongoDB) are spliced in, quoted.
 
 Modules: ``db`` (engine, query runner), ``layout`` (where raw logs live, the Trino ``_schema``),
-``trends``, ``percentiles``, ``drilldown``, ``patterns``, ``incidents``.
+``trends``, ``percentiles``, ``drilldown``, ``patterns``, ``incidents``, ``reconcile`` (raw logs
+and windows, minute by minute: do they add up?).
 """
 
 from pipeline.analysis.drilldown import drilldown, worst_windows
@@ -15,9 +16,11 @@ from pipeline.analysis.incidents import detect_incidents, incidents
 from pipeline.analysis.layout import ensure_trino_schema, raw_sources
 from pipeline.analysis.patterns import mask_message, top_patterns
 from pipeline.analysis.percentiles import latency_percentiles
+from pipeline.analysis.reconcile import Reconciliation, reconcile
 from pipeline.analysis.trends import minute_trends
 
 __all__ = [
+    "Reconciliation",
     "detect_incidents",
     "drilldown",
     "ensure_trino_schema",
@@ -26,6 +29,7 @@ __all__ = [
     "mask_message",
     "minute_trends",
     "raw_sources",
+    "reconcile",
     "top_patterns",
     "worst_windows",
 ]

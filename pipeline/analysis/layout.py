@@ -37,16 +37,18 @@ RAW_FIELDS: tuple[tuple[str, str], ...] = (
     ("request_id", "varchar"),
     ("host", "varchar"),
     ("level", "varchar"),
+    ("clock_skew", "boolean"),  # counted at its arrival time (the producer's clock ran ahead); absent = false
+    ("message_truncated", "boolean"),  # the message was cut to message_max_chars; absent = false
     ("kinesis", KINESIS_ROW),
 )
 
 # The columns every query reads from the raw logs (one relation, whatever the layout).
 RAW_COLUMNS = ('_id AS event_id, "timestamp" AS ts, service, status, message, latency_ms, '
-               "request_id, host")
+               "request_id, host, clock_skew")
 EMPTY_RAW = ("SELECT CAST(NULL AS varchar) AS event_id, CAST(NULL AS timestamp(3)) AS ts, "
              "CAST(NULL AS varchar) AS service, CAST(NULL AS bigint) AS status, CAST(NULL AS varchar) AS message, "
              "CAST(NULL AS double) AS latency_ms, CAST(NULL AS varchar) AS request_id, "
-             "CAST(NULL AS varchar) AS host WHERE false")
+             "CAST(NULL AS varchar) AS host, CAST(NULL AS boolean) AS clock_skew WHERE false")
 
 
 def _mongo(settings: Settings) -> MongoClient:

@@ -60,7 +60,7 @@ def _put(client, stream: str, payloads: list[bytes]) -> None:  # noqa: ANN001
 def _cleanup(settings: Settings, client, stream: str, prefix: str) -> None:  # noqa: ANN001
     client.delete_stream(StreamName=stream)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        for table in ("error_summary", "service_minute_stats"):
+        for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
             cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (prefix + "-%",))
 
 

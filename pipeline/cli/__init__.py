@@ -12,7 +12,7 @@ import sys
 
 from pydantic import ValidationError
 
-from pipeline.cli import bench, demo, flink, generate, lambda_, report, smoke, stack
+from pipeline.cli import bench, demo, flink, generate, lambda_, reconcile, report, smoke, stack
 from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
 
@@ -33,6 +33,7 @@ COMMANDS = (
     lambda_,  # lambda run | deploy
     flink,  # flink run | status | stop | note | deploy
     report,
+    reconcile,  # do raw logs and windows add up?
     demo,
     bench,
 )

@@ -125,7 +125,7 @@ def one_shard_stream(stack, unique_name):
     yield client, unique_name
     client.delete_stream(StreamName=unique_name)
     with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        for table in ("error_summary", "service_minute_stats"):
+        for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
             cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (unique_name + "-%",))
 
 

@@ -174,7 +174,7 @@ def payload_report(stack, tmp_path_factory):
                     database.drop_collection(collection)
             database[SCHEMA_COLLECTION].delete_many({"table": {"$regex": f"^{name}"}})
         with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-            for table in ("error_summary", "service_minute_stats"):
+            for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
                 cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (f"%{token}%",))
         # what the trigger, the job and the report leave behind, all named after this run
         shutil.rmtree(settings.var_dir / "trigger" / settings.function_name, ignore_errors=True)
