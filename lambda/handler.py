@@ -134,7 +134,7 @@ def parse_timestamp(value: str) -> dt.datetime:
 
 
 def _reject_constant(name: str) -> float:
-    raise InvalidRecord(f"not JSON: {name} is no JSON value")
+    raise ValueError(f"{name} is no JSON value")
 
 
 def _big_int(digits: str) -> int | str:
@@ -237,7 +237,7 @@ def parse_log(data: bytes, arrival: dt.datetime | None = None) -> dict[str, Any]
     limit = _limit("message_max_chars")
     if len(message) > limit:
         document.update(message=message[:limit], message_truncated=True, message_length=len(message))
-    extras = {key: value for key, value in record.items() if key not in document}
+    extras = {key: value for key, value in record.items() if key not in REQUIRED_FIELDS}
     if not OWN_FIELDS & extras.keys() and _store_safe(extras):
         document.update(extras)
     elif extras:  # kept whole, as JSON text: the store refuses such keys, numbers or text

@@ -33,7 +33,9 @@ scenarios (-p KEY=VALUE sets a parameter; the incident starts start_min minutes 
 start: --start, or the moment a live run begins):
 {describe_scenarios()}
 
-malformed records (--bad-fraction): not_json, missing_field, wrong_type, oversized (> 256 KiB).
+malformed records (--bad-fraction), each breaking the record contract (lambda/record_contract.json)
+so the Lambda quarantines it: not_json, missing_field (absent or null), wrong_type (e.g. status
+true, latency "12 ms"), out_of_range (e.g. status 600, a negative latency, February 30).
 
 The ground truth (scenario, service, incident minutes, parameters, seed, counts, and the sha256 of
 every malformed record) goes to <var_dir>/runs/<run_id>/ground_truth.json.

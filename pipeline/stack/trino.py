@@ -2,13 +2,24 @@
 
 476 is the last release published on Maven Central as a server tarball. It runs single-node (one
 process is coordinator and worker) with two catalogs: ``mongodb`` (raw logs) and ``postgresql``
-(aggregates). Config files are rendered from ``env/trino/`` into ``var/trino/etc``; the read-only
+(aggregates). Config files are rendered from ``env/trino/`` into ``var/trino/etc`` (0700, every file
+0600: a catalog file holds the MongoDB URI, password included when a real one is set); the read-only
 role's password reaches Trino only through the process environment (``${ENV:TRINO_PG_PASSWORD}``).
+
+Access control (``access-control.properties``, ``rules.json``): file-based, read-only for everyone but
+``trino_admin_user``. Any other user, the analysis's ``trino_user`` included, may only SELECT from the
+``mongodb`` and ``postgresql`` catalogs (and read Trino's ``system`` catalog): no CREATE, INSERT, DELETE,
+DROP, no connector procedures or table functions (``system.query`` would pass raw queries through), no
+other user's queries. The admin may do everything Trino allows; the PostgreSQL role Trino connects as
+stays read-only all the same. Trino here has no authentication: the user is what the client says, so
+this keeps honest clients (the analysis, a notebook) from writing, it does not stop a hostile one.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import tarfile
 import urllib.request
@@ -18,11 +29,12 @@ from pathlib import Path
 
 from pipeline.common.errors import WorkbenchError
 from pipeline.common.templates import render
-from pipeline.settings import PROJECT_ROOT
+from pipeline.settings import PROJECT_ROOT, private_dir
 from pipeline.stack.base import Service
 from pipeline.stack.install import java_major, maven_fetch
 
 TEMPLATE_DIR = PROJECT_ROOT / "env" / "trino"
+TEMPLATE_SUFFIXES = (".properties", ".config", ".json")
 CATALOGS = ("mongodb", "postgresql")
 # The postgresql connector needs the Geometry type of the geospatial plugin to start.
 PLUGINS = (*CATALOGS, "geospatial")
@@ -90,7 +102,8 @@ class TrinoService(Service):
             "HTTP_PORT": str(self.port),
             "DATA_DIR": str(self.state_dir / "data"),
             "PLUGIN_DIR": str(self.home / "plugin"),
-            "CATALOG_DIR": str(self.state_dir / "etc" / "catalog"),
+            "CATALOG_DIR": str(self.etc_dir / "catalog"),
+            "ETC_DIR": str(self.etc_dir),
             "NODE_ID": node_id_file.read_text(encoding="utf-8").strip(),
             "HEAP_SIZE": s.trino_heap,
             # Without a short server selection timeout a query waits 30 s when MongoDB is down.
@@ -98,23 +111,35 @@ class TrinoService(Service):
             "PG_JDBC_URL": s.jdbc_url,
             # Trino only reads the aggregates: it connects as the read-only role of the schema.
             "PG_USER": s.trino_reader_user,
+            # rules.json: a JSON string holding a Java regex that matches exactly this user name
+            "ADMIN_USER": json.dumps(re.escape(s.trino_admin_user)),
         }
 
+    @property
+    def etc_dir(self) -> Path:
+        return self.state_dir / "etc"
+
     def prepare(self) -> None:
-        """Render env/trino/*.properties into var/trino/etc with values from the settings."""
+        """Render env/trino/ (*.properties, *.config, *.json) into var/trino/etc with values from the
+        settings: folders 0700, files created 0600 (never readable by others, not even for a moment)."""
+        if self.settings.trino_admin_user == self.settings.trino_user:
+            raise WorkbenchError(
+                f"the Trino admin user and the analysis user are both {self.settings.trino_user!r}: "
+                "the analysis would run with every right",
+                "set WB_TRINO_ADMIN_USER and WB_TRINO_USER to two different names (defaults: admin, workbench)")
         values = self._values()
-        etc = self.state_dir / "etc"
+        etc = self.etc_dir
         shutil.rmtree(etc, ignore_errors=True)
-        for template in TEMPLATE_DIR.rglob("*"):
-            if template.is_file() and template.suffix in (".properties", ".config"):
+        for template in sorted(TEMPLATE_DIR.rglob("*")):
+            if template.is_file() and template.suffix in TEMPLATE_SUFFIXES:
                 target = etc / template.relative_to(TEMPLATE_DIR)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(render(template.read_text(encoding="utf-8"), values),
-                                  encoding="utf-8")
+                for folder in reversed(target.relative_to(etc).parents):
+                    private_dir(etc / folder)
+                _write_private(target, render(template.read_text(encoding="utf-8"), values))
         (self.state_dir / "data" / "var" / "log").mkdir(parents=True, exist_ok=True)
 
     def command(self) -> tuple[Sequence[str], Mapping[str, str], Path]:
-        etc = self.state_dir / "etc"
+        etc = self.etc_dir
         jvm_flags = [line.strip() for line in (etc / "jvm.config").read_text(encoding="utf-8").splitlines()
                      if line.strip() and not line.startswith("#")]
         node_props = [f"-D{line.strip()}" for line in (etc / "node.properties").read_text(encoding="utf-8").splitlines()
@@ -138,6 +163,13 @@ class TrinoService(Service):
             return False
         node_id_file = self.state_dir / "node-id"
         return not node_id_file.exists() or self._get("/v1/status").get("nodeId") == node_id_file.read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a new file that only its owner may read (created 0600, whatever the umask)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _extract(tarball: Path, target: Path, wanted: Callable[[list[str]], bool]) -> None:

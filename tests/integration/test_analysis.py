@@ -23,9 +23,11 @@ from pipeline.analysis import (
     worst_windows,
 )
 from pipeline.analysis.layout import SCHEMA_COLLECTION
+from pipeline.analysis.patterns import mask_message
 from pipeline.ingest.buckets import bucket_name
 from pipeline.ingest.runtime import load_handler
 from pipeline.windows import schema
+from tests.unit.test_analysis_masking_linear import adversarial_message
 
 pytestmark = pytest.mark.stack
 
@@ -203,3 +205,27 @@ def test_incidents_from_raw_logs(case):
     assert found[["service", "start", "end"]].values.tolist() == [
         ["payment", pd.Timestamp(base + 10 * M), pd.Timestamp(base + 13 * M)]]
     assert found.iloc[0]["metrics"] == "error_rate+p95_latency"
+
+
+def test_trino_masks_an_adversarial_message_as_python_does(case):
+    """The linear masking rules read alike in Joni and Python's re: a 256 KiB adversarial message and
+    tricky short ones get the same pattern from Trino (top_patterns) as from mask_message."""
+    settings, base = case
+    rng = random.Random(11)
+    messages = [adversarial_message(), adversarial_message(32 * 1024),
+                "clock skew -12ms", "flag --retry3 set", "_x-ab12 and x_-ab1", "a-a-a-a-1 a-a-a-a", "ab1--- 1-2-3",
+                "é-ab1 éab1", "from a.b-c+d@mail.example.org.", "x@y 1.2.3.4.5 12.50 1.2a", "0x1fg 0x1f",
+                "a@b.com_x@c.org", "retry ١٢٣ after 5", "request 3f2a1b4c-1d2e-4f5a-8b9c-0123456789ab failed",
+                *("".join(rng.choice("aZ9-_. x\"'fF1é\u0661:/%+=<>@") for _ in range(rng.randint(1, 30)))
+                  for _ in range(300))]
+    # stored as the handler stores a log (no parse_log: it may cut long messages)
+    docs = [{"_id": f"m{i:04d}", "timestamp": base + dt.timedelta(milliseconds=i), "service": f"s{i:04d}",
+             "status": 500, "message": message, "latency_ms": 1.0} for i, message in enumerate(messages)]
+    _store(settings, docs, bucketed=False)
+
+    found = top_patterns(settings, base, base + M, top=1)
+
+    assert len(found) == len(messages)
+    for service, pattern in zip(found["service"], found["pattern"], strict=True):
+        message = messages[int(service[1:])]
+        assert pattern == mask_message(message), message[:80]

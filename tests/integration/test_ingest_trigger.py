@@ -91,8 +91,13 @@ def _raw_collections(db, settings: Settings) -> list[str]:
     return [n for n in db.list_collection_names() if n.startswith(f"{settings.raw_collection}_")]
 
 
+def _request_id(doc: dict) -> str:
+    """A stored log's request id: a field, or in ``extra_json`` when its unknown fields are kept as text."""
+    return doc["request_id"] if "request_id" in doc else json.loads(doc["extra_json"])["request_id"]
+
+
 def _stored_logs(db, settings: Settings) -> dict[str, dict]:
-    return {d["request_id"]: d for name in _raw_collections(db, settings) for d in db[name].find()}
+    return {_request_id(d): d for name in _raw_collections(db, settings) for d in db[name].find()}
 
 
 def _count(db, settings: Settings) -> int:
@@ -113,14 +118,18 @@ def _failure_messages(settings: Settings) -> list[dict]:
 def test_every_record_is_stored_field_for_field_and_malformed_ones_are_quarantined(ingest):
     settings, kinesis, db, env = ingest
     logs = [_log(i) for i in range(400)]
+    own_id = _log(400, _id="mine")  # a record's own _id never becomes the stored one
     bad = {b"{not json": "not JSON", json.dumps({"service": "auth"}).encode(): "missing field",
            json.dumps({**_log(0), "status": "abc"}).encode(): "status is not an HTTP code"}
-    _put(kinesis, settings.stream_name, [json.dumps(r).encode() for r in logs] + list(bad))
+    _put(kinesis, settings.stream_name, [json.dumps(r).encode() for r in [*logs, own_id]] + list(bad))
 
     _run_until_idle(env)
 
     stored = _stored_logs(db, settings)
-    assert len(stored) == len(logs) == _count(db, settings)
+    assert len(stored) == len(logs) + 1 == _count(db, settings)
+    doc = stored.pop(own_id["request_id"])
+    assert doc["_id"] == f"{doc['kinesis']['shard_id']}:{doc['kinesis']['sequence_number']}"  # the eventID
+    assert json.loads(doc["extra_json"]) == {"request_id": own_id["request_id"], "_id": "mine"}
     for record in logs:
         doc = stored[record["request_id"]]
         assert doc["timestamp_raw"] == record["timestamp"]

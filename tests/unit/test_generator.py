@@ -18,13 +18,7 @@ from botocore.exceptions import ClientError
 from pipeline.cli import main
 from pipeline.generate.generator import GeneratorConfig, LogEvent, LogGenerator, encode_record, generate
 from pipeline.generate.ground_truth import GROUND_TRUTH_FILE, Tally, build_ground_truth, reserve_run, write_ground_truth
-from pipeline.generate.malformed import (
-    BAD_KINDS,
-    KINESIS_MAX_RECORD_BYTES,
-    LAMBDA_MAX_RECORD_BYTES,
-    REQUIRED_FIELDS,
-    dumps,
-)
+from pipeline.generate.malformed import BAD_KINDS, KINESIS_MAX_RECORD_BYTES, REQUIRED_FIELDS, dumps
 from pipeline.generate.messages import MessageBook
 from pipeline.generate.producer import (
     MAX_BYTES_PER_CALL,
@@ -51,22 +45,17 @@ def backfill(count=5000, minutes=30, **kwargs) -> GeneratorConfig:
 _HANDLER = load_handler(DEFAULT_HANDLER).__globals__
 
 
-def lambda_rejects(data: bytes) -> str | None:
-    """The real Lambda's validation (lambda/handler.py): the kind of rejection, or None."""
+def lambda_refuses(data: bytes) -> str | None:
+    """The real Lambda's validation (lambda/handler.py, the record contract): its reason, or None."""
     try:
         _HANDLER["parse_log"](data)
     except _HANDLER["InvalidRecord"] as exc:
-        reason = str(exc)
-        for prefix, kind in (("oversized", "oversized"), ("not JSON", "not_json"), ("not a JSON", "not_json"),
-                             ("missing field", "missing_field")):
-            if reason.startswith(prefix):
-                return kind
-        return "wrong_type"
+        return str(exc)
     return None
 
 
-def test_the_generator_and_the_lambda_agree_on_the_size_limit():
-    assert _HANDLER["MAX_RECORD_BYTES"] == LAMBDA_MAX_RECORD_BYTES
+def test_the_generator_and_the_lambda_agree_on_the_required_fields():
+    assert _HANDLER["REQUIRED_FIELDS"] == REQUIRED_FIELDS
 
 
 def percentile(values, q):
@@ -136,7 +125,7 @@ def test_every_valid_record_has_the_schema_and_passes_the_lambdas_validation():
         assert list(record) == FIELDS
         assert json.loads(event.data) == record
         assert event.data == dumps(record)  # the fast encoder writes exactly what json.dumps would
-        assert lambda_rejects(event.data) is None
+        assert lambda_refuses(event.data) is None
         assert TIMESTAMP.match(record["timestamp"]) and record["timestamp"] >= previous  # in time order
         previous = record["timestamp"]
         assert START <= datetime.fromisoformat(record["timestamp"]) < START + timedelta(minutes=30)
@@ -307,18 +296,42 @@ def test_bad_generator_configs_are_refused_clearly(kwargs, message):
 
 # --- malformed records --------------------------------------------------------------------------
 
-def test_every_bad_kind_is_made_and_each_breaks_the_rule_it_names():
-    events = list(generate(backfill(count=2000, seed=10, bad_fraction=0.5)))
-    bad = [e for e in events if e.record is None]
-    assert Counter(e.bad_kind for e in bad).keys() == set(BAD_KINDS)
-    assert all(lambda_rejects(e.data) is None for e in events if e.record is not None)
-    for event in bad:
-        assert lambda_rejects(event.data) == event.bad_kind, (event.bad_kind, event.data[:200])
+NOT_A_JSON_OBJECT = ("not UTF-8", "not JSON", "not a JSON object")
+_ABSENT = object()
+
+
+def _differs(a: object, b: object) -> bool:
+    return type(a) is not type(b) or a != b  # 503.0 == 503 and True == 1 in Python, not in the contract
+
+
+def test_every_bad_kind_is_made_and_the_lambda_refuses_each_for_the_one_rule_it_breaks():
+    count = 4000
+    events = list(generate(backfill(count=count, seed=10, bad_fraction=0.5)))
+    originals = [e.record for e in generate(backfill(count=count, seed=10))]  # the valid records they were made of
+    bad = [(e, originals[i]) for i, e in enumerate(events) if e.record is None]
+    assert Counter(e.bad_kind for e, _ in bad).keys() == set(BAD_KINDS)
+    assert all(lambda_refuses(e.data) is None for e in events if e.record is not None)
+    broken_fields: Counter[tuple[str, str]] = Counter()
+    for event, original in bad:
+        reason = lambda_refuses(event.data)
+        assert reason is not None, (event.bad_kind, event.data[:200])  # quarantined, never stored
+        if event.bad_kind == "not_json":
+            assert reason.startswith(NOT_A_JSON_OBJECT), reason
+            continue
+        record = json.loads(event.data)
+        (field,) = [k for k in original if _differs(record.get(k, _ABSENT), original[k])]  # one field broken
+        assert set(record) <= set(original) and field in REQUIRED_FIELDS
+        broken_fields[event.bad_kind, field] += 1
         if event.bad_kind == "missing_field":
-            assert len(set(REQUIRED_FIELDS) - set(json.loads(event.data))) == 1
-        if event.bad_kind == "oversized":
-            assert json.loads(event.data)["message"]  # valid JSON, only too big for the Lambda ...
-            assert LAMBDA_MAX_RECORD_BYTES < record_size(event) < KINESIS_MAX_RECORD_BYTES  # ... not for Kinesis
+            assert record.get(field) is None  # absent or null
+            assert reason == f"missing field(s): {field}"
+        else:  # wrong_type: another JSON type than a valid record's; out_of_range: the same type
+            assert (type(record[field]) is not type(original[field])) == (event.bad_kind == "wrong_type"), record
+            assert reason.startswith(f"{field} is not "), (reason, record[field])
+    assert set(broken_fields) == {("missing_field", f) for f in REQUIRED_FIELDS} | {
+        ("wrong_type", f) for f in ("timestamp", "service", "status", "latency_ms")} | {
+        ("out_of_range", f) for f in ("timestamp", "status", "latency_ms")}
+
 
 
 # --- the producer: batching limits (pure) and the retry loop ------------------------------------
@@ -339,7 +352,7 @@ def test_batches_hold_at_most_500_records_and_5_mib_in_order():
     assert all(sum(record_size(e) for e in b) <= MAX_BYTES_PER_CALL for b in grouped)
 
 
-def test_batches_of_real_events_with_oversized_records_respect_both_limits():
+def test_batches_of_real_events_with_malformed_records_respect_both_limits():
     events = list(generate(backfill(count=1500, seed=12, bad_fraction=0.3)))
     grouped = list(batches(events))
     assert [e for b in grouped for e in b] == events
