@@ -126,6 +126,8 @@ def test_deploy_creates_function_role_queue_and_mapping_as_configured(make_setti
         "RAW_COLLECTION": settings.raw_collection,
         "QUARANTINE_COLLECTION": settings.quarantine_collection,
         "RAW_BUCKET": settings.raw_bucket,
+        "MESSAGE_MAX_CHARS": str(settings.message_max_chars),
+        "CLOCK_SKEW_TOLERANCE_S": str(settings.clock_skew_tolerance_s),
     }
 
     # the role: trusted by Lambda only, one inline policy with exactly these rights
