@@ -186,8 +186,9 @@ def _field_text(value: Any) -> str | None:
 
 def parse_log(data: bytes, arrival: dt.datetime | None = None) -> dict[str, Any]:
     """Validate one record's bytes against the contract and return the document to store (without
-    ``_id``). ``arrival`` is the record's arrival in the stream: a record stamped more than the
-    clock-skew tolerance after it counts at its arrival time, flagged ``clock_skew``."""
+    ``_id``). ``arrival`` is the record's arrival in the stream: a stamp is believed up to the
+    clock-skew tolerance after it; a stamp at or beyond arrival + tolerance counts at arrival +
+    tolerance, flagged ``clock_skew`` (the Flink source applies the same cap)."""
     try:
         text = data.decode("utf-8-sig")  # a UTF-8 byte order mark is allowed, as JSON parsers do
     except UnicodeDecodeError as exc:
@@ -232,8 +233,9 @@ def parse_log(data: bytes, arrival: dt.datetime | None = None) -> dict[str, Any]
                                 "status": int(status_text), "message": message, "latency_ms": latency}
     if arrival is not None:
         arrival = arrival.astimezone(dt.UTC).replace(microsecond=arrival.microsecond // 1000 * 1000)
-        if event_time > arrival + dt.timedelta(seconds=_limit("clock_skew_tolerance_s")):
-            document["timestamp"], document["clock_skew"] = arrival, True
+        cap = arrival + dt.timedelta(seconds=_limit("clock_skew_tolerance_s"))
+        if event_time >= cap:
+            document["timestamp"], document["clock_skew"] = cap, True
     limit = _limit("message_max_chars")
     if len(message) > limit:
         document.update(message=message[:limit], message_truncated=True, message_length=len(message))

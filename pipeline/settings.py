@@ -134,8 +134,8 @@ class Settings(BaseSettings):
         description="a longer message is stored cut to this many characters, flagged message_truncated")
     clock_skew_tolerance_s: int = Field(
         default=record_contract()["defaults"]["clock_skew_tolerance_s"], ge=0, le=99 * 3600,
-        description="a record stamped more than this after its arrival in the stream counts at its arrival "
-                    "time, flagged clock_skew")
+        description="a record stamped this long or longer after its arrival in the stream counts at arrival "
+                    "+ this, flagged clock_skew")
 
     # --- Flink jobs ------------------------------------------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,

@@ -1,11 +1,5 @@
--- The log's `timestamp` in UTC, to the millisecond (NULL when it cannot be read): the local time
--- (T or a space; fractional digits cut to milliseconds), minus its offset (Z or none: UTC).
+-- The log's `timestamp` in UTC, to the millisecond (NULL when it cannot be read). The job runs with
+-- table.local-time-zone = UTC, so the cast of the instant gives its UTC wall time.
 -- Inserted where 01_source_log_input.sql says ${event_time_utc} (computed columns cannot refer to
--- each other).
-TIMESTAMPADD(MINUTE,
-  CASE WHEN REGEXP(`timestamp`, '[+-][0-9]{2}:[0-9]{2}$')
-       THEN (CASE WHEN SUBSTR(`timestamp`, CHAR_LENGTH(`timestamp`) - 5, 1) = '-' THEN 1 ELSE -1 END)
-            * (CAST(SUBSTR(`timestamp`, CHAR_LENGTH(`timestamp`) - 4, 2) AS INT) * 60
-               + CAST(SUBSTR(`timestamp`, CHAR_LENGTH(`timestamp`) - 1, 2) AS INT))
-       ELSE 0 END,
-  TO_TIMESTAMP(SUBSTR(REGEXP_REPLACE(REPLACE(`timestamp`, 'T', ' '), '(Z|z|[+-][0-9]{2}:[0-9]{2})$', ''), 1, 23)))
+-- each other, so each use repeats the expression).
+CAST(TO_TIMESTAMP_LTZ(${event_epoch_ms}, 3) AS TIMESTAMP(3))

@@ -37,7 +37,7 @@ RAW_FIELDS: tuple[tuple[str, str], ...] = (
     ("request_id", "varchar"),
     ("host", "varchar"),
     ("level", "varchar"),
-    ("clock_skew", "boolean"),  # counted at its arrival time (the producer's clock ran ahead); absent = false
+    ("clock_skew", "boolean"),  # counted at arrival + tolerance (the producer's clock ran ahead); absent = false
     ("message_truncated", "boolean"),  # the message was cut to message_max_chars; absent = false
     ("kinesis", KINESIS_ROW),
 )

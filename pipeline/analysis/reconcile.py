@@ -4,8 +4,8 @@ Every record of the stream takes two paths. The Lambda stores each log raw in Mo
 quarantines a record that is no log; the Flink job reads the same logs (``received``, its
 ``minute_arrivals`` table) and counts each in the window of its minute (``counted``, the window's
 ``requests`` in ``service_minute_stats``), unless it read it after that window had closed (``late``
-= received - counted). A log whose producer's clock ran ahead of the stream by more than the
-tolerance counts at its arrival time on both paths (``skewed``: the raw document's ``clock_skew``,
+= received - counted). A log whose producer's clock ran ahead of the stream by the tolerance or
+more counts at arrival + tolerance on both paths (``skewed``: the raw document's ``clock_skew``,
 the tables' ``clock_skewed``). Per service and event-time minute, one Trino query over both catalogs
 (``sql/reconcile.sql``) gives the counts of the three sides; ``flag_minutes`` says which minutes do
 not add up and why. A minute adds up when
@@ -51,7 +51,7 @@ COLUMN_HELP = {
     "received": "logs the Flink job read (minute_arrivals), late or not",
     "counted": "logs the minute's window counted (service_minute_stats.requests)",
     "late": "received - counted: logs read after their window had closed",
-    "skewed_raw": "stored logs counted at their arrival time (the producer's clock ran ahead)",
+    "skewed_raw": "stored logs counted at arrival + tolerance (the producer's clock ran ahead)",
     "skewed_received": "the same, as the Flink job read them",
     "skewed_windows": "the same, counted in the window",
     "ok": "whether the minute adds up: stored == received, counted <= received, the same skewed logs "

@@ -102,9 +102,14 @@ def interval_hms(seconds: int) -> str:
 
 
 def fragment(name: str, folder: Path = STUDIO_DIR) -> str:
-    """A SQL expression of ``flink_studio/fragments/`` (comment lines dropped), for a placeholder."""
+    """A SQL expression of ``flink_studio/fragments/`` (comment lines dropped), for a placeholder.
+
+    A fragment may use other fragments by name (``${log_year}``); they are filled in, recursively.
+    """
     text = (folder / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()
+    expression = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", expression))
+    return render(expression, {other: f"({fragment(other, folder)})" for other in used})
 
 
 def contract_values(settings: Settings) -> dict[str, str]:
@@ -116,6 +121,7 @@ def contract_values(settings: Settings) -> dict[str, str]:
         "latency_max_ms": repr(float(contract["latency_max_ms"])).upper(),
         "clock_skew_tolerance": sql_literal(interval_hms(settings.clock_skew_tolerance_s)),
         "event_time_utc": fragment("event_time_utc"),
+        "day_exists": fragment("day_exists"),
     }
 
 
@@ -165,4 +171,4 @@ _DUMMY_VALUES = {name: "''" for name in (
     "kinesis_connector", "stream", "region", "endpoint_option", "credentials_provider", "initpos",
     "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows", "timestamp_pattern",
     "service_pattern", "status_pattern", "latency_pattern", "latency_max_ms", "clock_skew_tolerance",
-    "event_time_utc")}
+    "event_time_utc", "day_exists")}

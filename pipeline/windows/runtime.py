@@ -58,6 +58,11 @@ def create_table_env(settings: Settings, job_name: str, parallelism: int | None 
     config.set("parallelism.default", str(parallelism or settings.shard_count))
     # Window times and arrival times are UTC, whatever the machine's zone (CAST of a TIMESTAMP_LTZ).
     config.set("table.local-time-zone", "UTC")
+    # The INSERTs share the view `logs` (01_source_log_input.sql); sharing its computed columns
+    # across them needs common sub-plans found by digest, off by default.
+    config.set("table.optimizer.reuse-optimize-block-with-digest-enabled", "true")
+    # Chained operators hand rows over without a copy (SQL operators do not keep the rows they get).
+    config.set("pipeline.object-reuse", "true")
     idle_ms = 0 if bounded else round(settings.flink_source_idle_timeout_s * 1000)
     config.set("table.exec.source.idle-timeout", f"{idle_ms} ms")
     # The REST API's metrics are cached for 10 s by default: the bounded job's drain detection and

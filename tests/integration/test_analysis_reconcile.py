@@ -49,8 +49,8 @@ def case(stack, unique_name):
 
 
 def _doc(i: int, service: str, at: dt.datetime, arrival: dt.datetime) -> dict:
-    """A raw log as the handler stores it: with ``arrival`` more than 5 minutes before ``at`` it is
-    counted at its arrival time, flagged clock_skew."""
+    """A raw log as the handler stores it: with ``arrival`` 5 minutes or more before ``at`` it is
+    counted at arrival + 5 minutes (the tolerance), flagged clock_skew."""
     record = {"timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "service": service, "status": 200,
               "message": f"ok {i}", "latency_ms": 12.5, "request_id": f"r{i}", "host": "h-1"}
     stored = parse_log(json.dumps(record).encode(), arrival.replace(tzinfo=dt.UTC))
@@ -70,9 +70,10 @@ def _store(settings, base: dt.datetime, services: list[str]) -> None:
             at = base + minute * M + (5 * k + 1) * S
             docs.append(_doc(i, service, at, at + 2 * S))
             i += 1
-    arrival = base + M + 50 * S  # stamped 10 minutes after its arrival: counted in minute 1
+    cap = base + M + 50 * S  # stamped 10 minutes after its arrival: capped at arrival + 5 minutes, minute 1
+    arrival = cap - 5 * M
     docs.append(_doc(i, auth, arrival + 10 * M, arrival))
-    assert docs[-1]["clock_skew"] is True and docs[-1]["timestamp"].replace(tzinfo=None) == arrival
+    assert docs[-1]["clock_skew"] is True and docs[-1]["timestamp"].replace(tzinfo=None) == cap
     with MongoClient(settings.mongo_uri) as client:
         client[settings.mongodb_database][bucket_name(settings, base)].insert_many(docs)
         now = dt.datetime(2099, 1, 1)

@@ -1,6 +1,6 @@
 """The record contract holds on both paths: the same records through the real handler (MongoDB) and
 the real Flink job (PostgreSQL) give, for every service and minute, the same counts; records whose
-producer clock runs ahead count at their arrival time, flagged on both paths."""
+producer clock runs ahead count at arrival + tolerance, flagged on both paths."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_every_case_of_the_contract_counts_the_same_on_both_paths(stack, unique_
         assert +skewed_raw == +skewed_windows and sum(skewed_raw.values()) == len(ahead)
         arrival_minutes = {minute for (_, minute), n in skewed_raw.items() if n}
         assert all(abs((minute - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()) < 600
-                   for minute in arrival_minutes)  # counted at their arrival, not in 2099
+                   for minute in arrival_minutes)  # counted at arrival + tolerance, not in 2099
     finally:
         _cleanup(settings, prefix)
 

@@ -189,7 +189,7 @@ def test_the_message_limit_comes_from_the_environment(monkeypatch):
     assert "message_truncated" not in handler.parse_log(_data(message="0123456789"))
 
 
-# --- clock skew: a record stamped after its arrival counts at its arrival -------------------------
+# --- clock skew: a stamp at or beyond arrival + tolerance counts at arrival + tolerance ----------
 
 ARRIVAL = dt.datetime(2026, 11, 27, 10, 0, 0, 123_456, tzinfo=dt.UTC)
 
@@ -202,24 +202,25 @@ def _stamped(moment: dt.datetime) -> bytes:
     return _data(timestamp=_iso(moment))
 
 
-def test_a_record_stamped_up_to_the_tolerance_after_its_arrival_keeps_its_time():
-    at_tolerance = ARRIVAL.replace(microsecond=123_000) + TOLERANCE  # arrival counts to the millisecond
-    document = handler.parse_log(_stamped(at_tolerance), arrival=ARRIVAL)
-    assert document["timestamp"] == at_tolerance
+def test_a_record_stamped_just_under_the_tolerance_after_its_arrival_keeps_its_time():
+    # arrival counts to the millisecond
+    just_under = ARRIVAL.replace(microsecond=123_000) + TOLERANCE - dt.timedelta(milliseconds=1)
+    document = handler.parse_log(_stamped(just_under), arrival=ARRIVAL)
+    assert document["timestamp"] == just_under
     assert "clock_skew" not in document
 
 
-def test_a_record_stamped_just_over_the_tolerance_counts_at_its_arrival():
-    just_over = ARRIVAL.replace(microsecond=123_000) + TOLERANCE + dt.timedelta(milliseconds=1)
-    document = handler.parse_log(_stamped(just_over), arrival=ARRIVAL)
-    assert document["timestamp"] == ARRIVAL.replace(microsecond=123_000)
+def test_a_record_stamped_at_the_tolerance_is_capped_and_flagged():
+    cap = ARRIVAL.replace(microsecond=123_000) + TOLERANCE
+    document = handler.parse_log(_stamped(cap), arrival=ARRIVAL)
+    assert document["timestamp"] == cap
     assert document["clock_skew"] is True
-    assert document["timestamp_raw"] == _iso(just_over)  # what the producer sent
+    assert document["timestamp_raw"] == _iso(cap)  # what the producer sent
 
 
-def test_a_record_stamped_2099_counts_at_its_arrival_to_the_millisecond():
+def test_a_record_stamped_2099_counts_at_arrival_plus_tolerance_to_the_millisecond():
     document = handler.parse_log(_data(timestamp="2099-01-01T00:00:00Z"), arrival=ARRIVAL)
-    assert document["timestamp"] == dt.datetime(2026, 11, 27, 10, 0, 0, 123_000, tzinfo=dt.UTC)
+    assert document["timestamp"] == dt.datetime(2026, 11, 27, 10, 0, 0, 123_000, tzinfo=dt.UTC) + TOLERANCE
     assert document["timestamp"].tzinfo == dt.UTC
     assert document["clock_skew"] is True
     assert document["timestamp_raw"] == "2099-01-01T00:00:00Z"
@@ -228,7 +229,7 @@ def test_a_record_stamped_2099_counts_at_its_arrival_to_the_millisecond():
 def test_an_arrival_in_another_zone_is_taken_in_utc():
     arrival = ARRIVAL.astimezone(dt.timezone(dt.timedelta(hours=-5)))
     document = handler.parse_log(_data(timestamp="2099-01-01T00:00:00Z"), arrival=arrival)
-    assert document["timestamp"] == ARRIVAL.replace(microsecond=123_000)
+    assert document["timestamp"] == ARRIVAL.replace(microsecond=123_000) + TOLERANCE
     assert document["timestamp"].utcoffset() == dt.timedelta(0)
 
 
