@@ -148,6 +148,11 @@ class Settings(BaseSettings):
                     "(0: never); --bounded jobs never mark a subtask idle, so a slow shard loses nothing")
     flink_jdbc_flush_rows: int = Field(default=2000, ge=1, description="JDBC sink batch size (rows)")
     flink_bounded_timeout_s: float = Field(default=1800.0, gt=0, description="--bounded gives up after this")
+    flink_checkpoint_interval_s: float = Field(
+        default=10.0, ge=1.0, description="a job checkpoints its read positions and open windows this often; "
+                                          "after a failure (PostgreSQL gone, for one) it restarts from the last one")
+    flink_restart_max_backoff_s: float = Field(
+        default=30.0, ge=1.0, description="a failing job is restarted without limit, waiting 1 s, 2 s, ... up to this")
     trino_reader_user: str = Field(default="trino_reader", description="read-only PostgreSQL role for Trino")
     trino_reader_password: SecretStr | None = Field(default=None, description="default: generated in var/secrets")
     # Managed Flink Studio (flink note / flink deploy).

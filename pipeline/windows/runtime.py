@@ -68,6 +68,17 @@ def create_table_env(settings: Settings, job_name: str, parallelism: int | None 
     # The REST API's metrics are cached for 10 s by default: the bounded job's drain detection and
     # the benchmark's read times poll them every second.
     config.set("metrics.fetcher.update-interval", "1000")
+    # Fault tolerance: a sink that cannot write (PostgreSQL restarted) fails the job after the JDBC
+    # sink's own retries; the job then restarts from its last checkpoint (read positions, open
+    # windows), again and again with backoff until the database is back. Rows already written are
+    # written again by key (upserts), so nothing is doubled and no window is missed.
+    config.set("execution.checkpointing.interval", f"{round(settings.flink_checkpoint_interval_s * 1000)} ms")
+    checkpoints = settings.var_dir / "flink" / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    config.set("state.checkpoints.dir", checkpoints.as_uri())
+    config.set("restart-strategy.type", "exponential-delay")
+    config.set("restart-strategy.exponential-delay.initial-backoff", "1 s")
+    config.set("restart-strategy.exponential-delay.max-backoff", f"{round(settings.flink_restart_max_backoff_s)} s")
     config.set("taskmanager.memory.managed.size", "64m")
     config.set("taskmanager.memory.network.min", "32m")
     config.set("taskmanager.memory.network.max", "32m")
