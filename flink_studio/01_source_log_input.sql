@@ -49,6 +49,9 @@ CREATE TEMPORARY TABLE log_input (
   ${endpoint_option}
   'aws.credentials.provider' = ${credentials_provider},
   'scan.stream.initpos' = ${initpos},
+  -- New shards (a split or a merge) are looked for every second, not every 10 s (the default): a
+  -- child shard's first records then wait less than the watermark bound and are not late.
+  'scan.shard.discovery.intervalmillis' = '1000',
   'format' = 'json',
   'json.ignore-parse-errors' = 'true'
 );

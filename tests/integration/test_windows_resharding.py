@@ -1,0 +1,116 @@
+"""A live window job while its stream is resharded: a shard split, then a merge, while records arrive.
+The source finds the new shards (every second) and reads them after their parents; every record is
+counted once in the window of its minute, none late, none twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import threading
+import time
+from collections import Counter
+
+import psycopg2
+import pytest
+
+from pipeline import windows
+from pipeline.common import aws
+
+pytestmark = pytest.mark.stack
+BASE = dt.datetime(2026, 11, 27, 6, 0)  # in the past: no stamp is capped as clock skew
+SPEED = 6  # event time runs six times faster than the clock: a minute every 10 s
+PRODUCE_S = 45
+
+
+def _windows(settings, prefix: str) -> tuple[Counter, Counter]:
+    counted, received = Counter(), Counter()
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT service, window_start, requests FROM service_minute_stats WHERE service LIKE %s",
+                    (prefix + "-%",))
+        counted.update({(s, m): n for s, m, n in cur.fetchall()})
+        cur.execute("SELECT service, minute, received FROM minute_arrivals WHERE service LIKE %s", (prefix + "-%",))
+        received.update({(s, m): n for s, m, n in cur.fetchall()})
+    return counted, received
+
+
+def _adjacent_open_pair(kinesis, stream: str) -> tuple[str, str]:
+    shards = [s for s in kinesis.list_shards(StreamName=stream)["Shards"]
+              if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+    shards.sort(key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))
+    for low, high in zip(shards, shards[1:], strict=False):
+        if int(low["HashKeyRange"]["EndingHashKey"]) + 1 == int(high["HashKeyRange"]["StartingHashKey"]):
+            return low["ShardId"], high["ShardId"]
+    raise AssertionError(f"no adjacent open shards in {shards}")
+
+
+def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, unique_name):
+    settings = stack
+    kinesis = aws.client(settings, "kinesis")
+    kinesis.create_stream(StreamName=unique_name, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName=unique_name, WaiterConfig={"Delay": 0.2})
+    sent: Counter = Counter()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        rng, began, i = random.Random(3), time.monotonic(), 0
+        try:
+            while not stop.is_set():
+                at = BASE + dt.timedelta(seconds=(time.monotonic() - began) * SPEED)
+                batch = []
+                for _ in range(20):
+                    service = f"{unique_name}-{rng.choice('abc')}"
+                    batch.append({"Data": json.dumps({
+                        "timestamp": at.isoformat(timespec="milliseconds") + "Z", "service": service,
+                        "status": rng.choice((200, 200, 404, 503)), "message": f"r{i}", "latency_ms": i % 97,
+                    }).encode(), "PartitionKey": f"k{rng.randrange(10**9)}"})
+                    sent[(service, at.replace(second=0, microsecond=0))] += 1
+                    i += 1
+                response = kinesis.put_records(StreamName=unique_name, Records=batch)
+                assert response["FailedRecordCount"] == 0
+                time.sleep(0.1)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    try:
+        run = windows.run_job(settings, name=unique_name, stream=unique_name, parallelism=2, say=lambda _: None)
+        producer.start()
+        time.sleep(PRODUCE_S / 3)
+        parent = "shardId-000000000000"
+        kinesis.split_shard(StreamName=unique_name, ShardToSplit=parent, NewStartingHashKey=str(2**126))
+        time.sleep(PRODUCE_S / 3)
+        low, high = _adjacent_open_pair(kinesis, unique_name)
+        kinesis.merge_shards(StreamName=unique_name, ShardToMerge=low, AdjacentShardToMerge=high)
+        time.sleep(PRODUCE_S / 3)
+        stop.set()
+        producer.join(timeout=30)
+        assert not errors, errors
+        last = max(minute for _, minute in sent)
+        closer = last + dt.timedelta(minutes=3)  # moves the watermark past every minute sent
+        kinesis.put_records(StreamName=unique_name, Records=[{"Data": json.dumps({
+            "timestamp": closer.isoformat(timespec="milliseconds") + "Z", "service": f"{unique_name}-z",
+            "status": 200, "message": "closer", "latency_ms": 1}).encode(), "PartitionKey": f"z{k}"}
+            for k in range(8)])
+
+        shards = kinesis.list_shards(StreamName=unique_name)["Shards"]
+        assert len(shards) == 5  # two originals, two children of the split, one of the merge
+        deadline = time.monotonic() + 180
+        while True:
+            counted, received = _windows(settings, unique_name)
+            counted = +Counter({k: n for k, n in counted.items() if not k[0].endswith("-z")})
+            if counted == sent or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert counted == sent, (f"windows differ from what was sent (see {run.log_path}): "
+                                 f"{sorted((sent - counted) + (counted - sent))[:10]}")
+        received = +Counter({k: n for k, n in received.items() if not k[0].endswith("-z")})
+        assert received == sent  # read once each, none late
+    finally:
+        stop.set()
+        windows.stop_jobs(settings, unique_name)
+        kinesis.delete_stream(StreamName=unique_name)
+        with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+            for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
+                cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (unique_name + "-%",))
