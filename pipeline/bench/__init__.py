@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from pipeline.bench import analysis, flink, ingest, ingest_generator
+from pipeline.bench import analysis, flink, ingest, ingest_generator, masking
 from pipeline.bench.result import Result
 from pipeline.settings import Settings
 
@@ -21,6 +21,7 @@ SUITES: tuple[ModuleType, ...] = (
     ingest,  # Kinesis -> trigger -> MongoDB, next to one insert per record
     flink,  # Flink job throughput and window latency
     analysis,  # Trino drill-down and percentiles next to pull-and-join in pandas
+    masking,  # masking adversarial messages, next to the old (quadratic) rules
 )
 
 

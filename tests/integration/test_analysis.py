@@ -24,10 +24,10 @@ from pipeline.analysis import (
 )
 from pipeline.analysis.layout import SCHEMA_COLLECTION
 from pipeline.analysis.patterns import mask_message
+from pipeline.bench.masking import adversarial_message
 from pipeline.ingest.buckets import bucket_name
 from pipeline.ingest.runtime import load_handler
 from pipeline.windows import schema
-from tests.unit.test_analysis_masking_linear import adversarial_message
 
 pytestmark = pytest.mark.stack
 

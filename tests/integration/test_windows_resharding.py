@@ -5,6 +5,7 @@ counted once in the window of its minute, none late, none twice."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 import threading
@@ -38,7 +39,7 @@ def _adjacent_open_pair(kinesis, stream: str) -> tuple[str, str]:
     shards = [s for s in kinesis.list_shards(StreamName=stream)["Shards"]
               if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
     shards.sort(key=lambda s: int(s["HashKeyRange"]["StartingHashKey"]))
-    for low, high in zip(shards, shards[1:], strict=False):
+    for low, high in itertools.pairwise(shards):
         if int(low["HashKeyRange"]["EndingHashKey"]) + 1 == int(high["HashKeyRange"]["StartingHashKey"]):
             return low["ShardId"], high["ShardId"]
     raise AssertionError(f"no adjacent open shards in {shards}")

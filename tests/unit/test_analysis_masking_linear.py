@@ -1,92 +1,26 @@
-"""Masking runs in linear time: long adversarial messages cost milliseconds, and the linear rules mask
-what the old (quadratic) rules masked."""
+"""The linear masking rules mask what the old (quadratic) rules masked; their speed on adversarial
+messages is measured by ``python -m pipeline bench --only masking``."""
 
 from __future__ import annotations
 
 import random
 import re
-import time
 
 import pytest
 
 from pipeline.analysis.patterns import MASK_RULES, mask_message, masked_sql, trino_replacement
+from pipeline.bench.masking import adversarial_message, old_mask
 
 KIB = 1024
 
-# The rules before they were made linear: the reference for what masking gives. On a 32 KB hyphenated
-# token their <id> rule took seconds (every word boundary of the token scanned the rest of it), and
-# their <email> rule did the same on any long run of letters and digits.
-OLD_RULES: tuple[tuple[str, str], ...] = (
-    (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "<email>"),
-    (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<uuid>"),
-    (r"\b\d{1,3}(?:\.\d{1,3}){3}\b", "<ip>"),
-    (r"\b0x[0-9a-fA-F]+\b", "<hex>"),
-    (r"\b[0-9a-fA-F]{16,}\b", "<hex>"),
-    (r"\"[^\"]*\"", "\"<str>\""),
-    (r"'[^']*'", "'<str>'"),
-    (r"\b(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_-]{2,}\b", "<id>"),
-    (r"\b\d+(?:\.\d+)?\b", "<num>"),
-)
 
-
-def old_mask(message: str) -> str:
-    for pattern, replacement in OLD_RULES:
-        message = re.sub(pattern, replacement, message)
-    return message
-
-
-def adversarial_message(size: int = 256 * KIB) -> str:
-    """``size`` characters of the shapes that made the old rules quadratic (long hyphenated runs of
-    letters or digits with no id in them, long runs of letters or digits with no e-mail, a local part
-    with no domain...), 16 KiB each, separated by spaces, plus a few ordinary variable parts."""
-    k = 16 * KIB
-    shapes = [
-        "-a12 u000123 pay_0a1b2c3d4e 10.1.2.3 bob@example.com 4521 0xbeef " * (k // 64),  # ordinary parts
-        "a-" * (k // 2),  # hyphenated letters, no digit: no id, a word boundary every other character
-        "1-" * (k // 2),  # hyphenated digits, no letter
-        "ab-" * (k // 3) + "---",  # ends with hyphens: the id's end has to be searched back
-        "a" * k,  # a local part without '@'
-        "7" * k,
-        "a." * (k // 4) + "@" + "b." * (k // 4),  # an '@' with no top-level domain after it
-        "_a-" * (k // 3),  # runs that start with '_' (no word boundary at their start)
-        "-" * k + "x1",  # a long prefix of hyphens before the first boundary
-        "0x" + "f" * k + "g",  # a hex number that is not one
-        "1." * (k // 2),  # one long dotted number
-        '"' + "q" * k,  # a quote never closed
-        "a-1-b_2.c@" * (k // 10),  # everything mixed
-        "x" * k + "@" + "y" * k,
-        "f" * k + "-",
-        "1.2.3." * (k // 6),
-    ]
-    return " ".join(shapes)[:size]
-
-
-def test_a_256_kib_adversarial_message_is_masked_in_under_100_ms():
+def test_a_256_kib_adversarial_message_masks_as_expected():
+    """What it masks to; how long it takes is a bench figure (python -m pipeline bench --only masking)."""
     message = adversarial_message()
     assert len(message) == 256 * KIB
-    best = float("inf")
-    for _ in range(3):  # the best of three: a guard against quadratic time, not a benchmark
-        started = time.perf_counter()
-        masked = mask_message(message)
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.100, f"masking 256 KiB took {best * 1000:.0f} ms"
+    masked = mask_message(message)
     assert masked.startswith("-<id> <id> <id> <ip> <email> <num> <hex> -<id> ")
     assert "a-a-a-a-a-a" in masked and "<num>-<num>-<num>" in masked
-
-
-@pytest.mark.parametrize("shape", ["a-", "1-", "ab-", "_a-", "a1_", "a.", "-", "a", "7", "0x"])
-def test_time_grows_linearly_with_the_length_of_a_run(shape):
-    """Masking 8 times more of one shape costs about 8 times as much (quadratic would be 64 times)."""
-    def best_time(text: str) -> float:
-        best = float("inf")
-        for _ in range(3):
-            started = time.perf_counter()
-            mask_message(text)
-            best = min(best, time.perf_counter() - started)
-        return best
-
-    small, large = shape * (4 * KIB // len(shape)), shape * (32 * KIB // len(shape))
-    assert best_time(large) < 24 * best_time(small) + 0.005
 
 
 @pytest.mark.parametrize(("message", "masked"), [
