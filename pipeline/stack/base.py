@@ -74,6 +74,14 @@ def port_owner(host: str, port: int) -> str | None:
     return "another program"
 
 
+def seconds_since_boot_at_start(pid: int) -> float:
+    """When the process started, in seconds after the machine booted: what tells a process from a
+    later one with the same pid. Its wall-clock start time does not: when the clock is set (NTP, a
+    virtual machine resumed) the boot time and every start time derived from it move."""
+    booted = psutil.boot_time()  # read first: create_time() derives from the boot time psutil last read
+    return psutil.Process(pid).create_time() - booted
+
+
 def tail(path: Path, lines: int = 15) -> str:
     if not path.exists():
         return f"(no log at {path})"
@@ -162,8 +170,14 @@ class Service(ABC):
         """The pid of the process this stack started, if it is still that process."""
         try:
             record = json.loads(self.pid_path.read_text(encoding="utf-8"))
-            proc = psutil.Process(int(record["pid"]))
-            if abs(proc.create_time() - float(record["started"])) > 1.0 or not proc.is_running():
+            pid = int(record["pid"])
+            if "since_boot" in record:
+                if abs(seconds_since_boot_at_start(pid) - float(record["since_boot"])) > 1.0:
+                    return None
+            elif abs(psutil.Process(pid).create_time() - float(record["started"])) > 1.0:
+                return None
+            proc = psutil.Process(pid)
+            if not proc.is_running():
                 return None
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return None
@@ -190,8 +204,9 @@ class Service(ABC):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        started = psutil.Process(proc.pid).create_time()
-        self.pid_path.write_text(json.dumps({"pid": proc.pid, "started": started}), encoding="utf-8")
+        record = {"pid": proc.pid, "started": psutil.Process(proc.pid).create_time(),
+                  "since_boot": seconds_since_boot_at_start(proc.pid)}
+        self.pid_path.write_text(json.dumps(record), encoding="utf-8")
 
     def running(self) -> bool:
         return self.pid() is not None
