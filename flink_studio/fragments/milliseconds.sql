@@ -3,7 +3,7 @@
 -- the '.', and ends before the zone (Z: one character, an offset: six).
 CASE WHEN SUBSTR(`timestamp`, 20, 1) = '.'
      THEN TRY_CAST(RPAD(SUBSTR(`timestamp`, 21, LEAST(3, GREATEST(0, CHAR_LENGTH(`timestamp`) - 20
-            - CASE WHEN SUBSTR(`timestamp`, CHAR_LENGTH(`timestamp`) - 5, 1) IN ('+', '-') THEN 6
+            - CASE WHEN ${has_offset} THEN 6
                    WHEN SUBSTR(`timestamp`, CHAR_LENGTH(`timestamp`), 1) IN ('Z', 'z') THEN 1
                    ELSE 0 END))), 3, '0') AS INT)
      ELSE 0 END

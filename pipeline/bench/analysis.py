@@ -22,10 +22,7 @@ Figures, all from the same run:
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
-from collections.abc import Callable
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,7 +35,7 @@ from tqdm import tqdm
 from pipeline.analysis import drilldown, latency_percentiles, reconcile
 from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params
 from pipeline.analysis.layout import ensure_trino_schema, raw_relation
-from pipeline.bench.result import Result
+from pipeline.bench.result import Result, timed
 from pipeline.common.times import utc_naive
 from pipeline.generate.generator import GeneratorConfig, generate
 from pipeline.generate.scenarios import make_scenario
@@ -53,7 +50,6 @@ HOUR_UNDER_TEST = DAY + dt.timedelta(hours=10)
 TOP, PER_WINDOW = 5, 50
 BATCH = 5000
 MARKER = "bench_meta"
-T = TypeVar("T")
 
 
 def _settings(settings: Settings) -> Settings:
@@ -137,12 +133,6 @@ def _write_minute_tables(settings: Settings, start: dt.datetime, end: dt.datetim
     return len(stats)
 
 
-def _timed(fn: Callable[[], T]) -> tuple[T, float]:
-    began = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - began
-
-
 def _pull_logs(settings: Settings, start: dt.datetime, end: dt.datetime, collections: list[str]) -> pd.DataFrame:
     with MongoClient(settings.mongo_uri) as client:
         db = client[settings.mongodb_database]
@@ -207,9 +197,9 @@ def run(settings: Settings, scale: float) -> list[Result]:
     # warm-up: Trino's first query plans and loads metadata
     latency_percentiles(case, hour_start, hour_start + dt.timedelta(minutes=1))
 
-    trino_drill, t_trino = _timed(lambda: drilldown(case, day_start, day_end, TOP, PER_WINDOW))
+    trino_drill, t_trino = timed(lambda: drilldown(case, day_start, day_end, TOP, PER_WINDOW))
     print(f"   drill-down trino (pruned): {t_trino:.1f} s, {len(trino_drill)} rows", flush=True)
-    pandas_drill, t_pandas = _timed(lambda: _pandas_drilldown(case, day_start, day_end, every))
+    pandas_drill, t_pandas = timed(lambda: _pandas_drilldown(case, day_start, day_end, every))
     print(f"   drill-down pandas pull-and-join: {t_pandas:.1f} s", flush=True)
     same = (sorted(trino_drill["event_id"]) == sorted(pandas_drill["event_id"]))
     results += [
@@ -219,16 +209,16 @@ def run(settings: Settings, scale: float) -> list[Result]:
         Result("analysis drill-down pandas pull+join", t_pandas, "s", "baseline",
                "pymongo + psycopg2, joined in pandas"),
     ]
-    full_drill, t_full = _timed(lambda: _trino_unpruned_drilldown(case, day_start, day_end, every))
+    full_drill, t_full = timed(lambda: _trino_unpruned_drilldown(case, day_start, day_end, every))
     print(f"   drill-down trino over every bucket: {t_full:.1f} s", flush=True)
     same_full = sorted(full_drill["event_id"]) == sorted(trino_drill["event_id"])
     results.append(Result("analysis drill-down trino, every bucket", t_full, "s",
                           f"x{t_full / t_trino:.1f} the pruned query", f"FerretDB full read; same rows: {same_full}"))
 
-    trino_pct, t_trino = _timed(lambda: latency_percentiles(case, hour_start, hour_end))
+    trino_pct, t_trino = timed(lambda: latency_percentiles(case, hour_start, hour_end))
     print(f"   percentiles 1 h trino: {t_trino:.1f} s", flush=True)
     hour_buckets = [bucket_name(case, hour_start)]
-    pandas_pct, t_pandas = _timed(lambda: _pandas_percentiles(case, hour_start, hour_end, hour_buckets))
+    pandas_pct, t_pandas = timed(lambda: _pandas_percentiles(case, hour_start, hour_end, hour_buckets))
     print(f"   percentiles 1 h pandas: {t_pandas:.1f} s", flush=True)
     same = int(trino_pct["requests"].sum()) == int(pandas_pct["requests"].sum())
     merged = trino_pct.merge(pandas_pct, on=["service", "minute"], suffixes=("", "_exact"))
@@ -242,14 +232,14 @@ def run(settings: Settings, scale: float) -> list[Result]:
     # The same question over every bucket: what the full read that FerretDB does for any non-_id filter
     # costs. (Before the FerretDB proxy answered listDatabases itself, Trino could not even plan this
     # at 1M logs within its 10-minute limit.)
-    _full_pct, t_full = _timed(lambda: _trino_unpruned_percentiles(case, hour_start, hour_end, every))
+    _full_pct, t_full = timed(lambda: _trino_unpruned_percentiles(case, hour_start, hour_end, every))
     print(f"   percentiles 1 h trino over every bucket: {t_full:.1f} s", flush=True)
     results.append(Result("analysis p50/p95/p99 1 h trino, every bucket", t_full, "s",
                           f"x{t_full / t_trino:.1f} the bucketed query", f"FerretDB full read of {count:,} logs"))
 
     schema.apply(case)  # minute_arrivals
     rows = _write_minute_tables(case, hour_start, hour_end)
-    checked, t_reconcile = _timed(lambda: reconcile(case, hour_start, hour_end))
+    checked, t_reconcile = timed(lambda: reconcile(case, hour_start, hour_end))
     print(f"   reconcile 1 h: {t_reconcile:.1f} s, {len(checked.minutes)} service-minutes", flush=True)
     results.append(Result("analysis reconcile 1 h", t_reconcile, "s", "target < 10 s",
                           f"{checked.totals.stored:,} stored, {len(checked.minutes)} service-minutes "

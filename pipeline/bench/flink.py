@@ -29,6 +29,7 @@ from pipeline.common import aws
 from pipeline.settings import Settings
 from pipeline.windows.job import QUIET_POLLS
 from pipeline.windows.process import run_job, stop_jobs
+from pipeline.windows.tables import delete_services
 
 TARGET_RPS = 20_000
 TARGET_DELAY_S = 10.0
@@ -59,9 +60,7 @@ def _put(client, stream: str, payloads: list[bytes]) -> None:  # noqa: ANN001
 
 def _cleanup(settings: Settings, client, stream: str, prefix: str) -> None:  # noqa: ANN001
     client.delete_stream(StreamName=stream)
-    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
-            cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (prefix + "-%",))
+    delete_services(settings, prefix)
 
 
 def _quiet(_line: str) -> None:

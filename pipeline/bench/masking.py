@@ -8,11 +8,10 @@ would take minutes). No stack needed.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 from pipeline.analysis.patterns import mask_message
-from pipeline.bench.result import Result
+from pipeline.bench.result import Result, timed
 from pipeline.settings import Settings
 
 KIB = 1024
@@ -68,12 +67,7 @@ def adversarial_message(size: int = 256 * KIB) -> str:
 
 
 def _best_of_three(mask: Callable[[str], str], text: str) -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        mask(text)
-        best = min(best, time.perf_counter() - started)
-    return best
+    return min(timed(lambda: mask(text))[1] for _ in range(3))
 
 
 def run(settings: Settings, scale: float) -> list[Result]:

@@ -104,7 +104,7 @@ def interval_hms(seconds: int) -> str:
 def fragment(name: str, folder: Path = STUDIO_DIR) -> str:
     """A SQL expression of ``flink_studio/fragments/`` (comment lines dropped), for a placeholder.
 
-    A fragment may use other fragments by name (``${log_year}``); they are filled in, recursively.
+    A fragment may use other fragments by name (``${log_date}``); they are filled in, recursively.
     """
     text = (folder / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
     expression = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()

@@ -9,13 +9,14 @@ import json
 import time
 from collections import Counter
 
-import psycopg2
 import pytest
 from pymongo import MongoClient
 
 from pipeline import ingest, windows
 from pipeline.common import aws
+from pipeline.windows.tables import delete_services
 from tests.fixtures.contract_corpus import corpus
+from tests.fixtures.windows import window_counts
 
 pytestmark = pytest.mark.stack
 
@@ -51,20 +52,6 @@ def _stored(settings, prefix: str) -> tuple[Counter, Counter, int]:
     return per_minute, skewed, quarantined
 
 
-def _windows(settings, prefix: str) -> tuple[Counter, Counter, Counter]:
-    counted, skewed, received = Counter(), Counter(), Counter()
-    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT service, window_start, requests, clock_skewed FROM service_minute_stats "
-                    "WHERE strpos(service, %s) > 0", (prefix,))
-        for service, minute, requests, clock_skewed in cur.fetchall():
-            counted[(service, minute)] = requests
-            skewed[(service, minute)] = clock_skewed
-        cur.execute("SELECT service, minute, received FROM minute_arrivals WHERE strpos(service, %s) > 0", (prefix,))
-        received.update({(service, minute): n for service, minute, n in cur.fetchall()})
-    conn.close()
-    return counted, skewed, received
-
-
 def _cleanup(settings, prefix: str) -> None:
     aws.client(settings, "kinesis").delete_stream(StreamName=settings.stream_name)
     with MongoClient(settings.mongo_uri) as client:
@@ -72,10 +59,7 @@ def _cleanup(settings, prefix: str) -> None:
         for name in database.list_collection_names():
             if name.startswith(settings.raw_collection):
                 database.drop_collection(name)
-    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
-            cur.execute(f"DELETE FROM {table} WHERE strpos(service, %s) > 0", (prefix,))
-    conn.close()
+    delete_services(settings, prefix)
 
 
 def test_every_case_of_the_contract_counts_the_same_on_both_paths(stack, unique_name):
@@ -99,7 +83,7 @@ def test_every_case_of_the_contract_counts_the_same_on_both_paths(stack, unique_
         assert job.ok, f"the window job failed; see {job.log_path}"
 
         stored, skewed_raw, quarantined = _stored(settings, prefix)
-        counted, skewed_windows, received = _windows(settings, prefix)
+        counted, skewed_windows, received = window_counts(settings, prefix)
         logs = sum(ok for _, _, ok in cases) + len(ahead)
         assert sum(stored.values()) == logs and quarantined == len(cases) + len(ahead) - logs
         assert stored == counted, f"raw logs and windows disagree: {sorted((stored - counted) + (counted - stored))}"
@@ -140,7 +124,7 @@ def test_a_live_job_keeps_counting_after_records_stamped_far_ahead(stack, unique
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             stored, skewed_raw, _ = _stored(settings, prefix)
-            counted, skewed_windows, _ = _windows(settings, prefix)
+            counted, skewed_windows, _ = window_counts(settings, prefix)
             closed = {key: n for key, n in stored.items() if key[1] < closed_before - dt.timedelta(minutes=1)}
             if closed and all(counted.get(key) == n for key, n in closed.items()):
                 break

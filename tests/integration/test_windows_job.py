@@ -23,6 +23,7 @@ import psycopg2
 import pytest
 
 from pipeline.settings import PROJECT_ROOT
+from pipeline.windows.tables import delete_services
 
 pytestmark = pytest.mark.stack
 
@@ -124,9 +125,7 @@ def one_shard_stream(stack, unique_name):
     client.get_waiter("stream_exists").wait(StreamName=unique_name, WaiterConfig={"Delay": 0.2})
     yield client, unique_name
     client.delete_stream(StreamName=unique_name)
-    with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
-            cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (unique_name + "-%",))
+    delete_services(stack, unique_name)
 
 
 def test_bounded_run_matches_pandas_and_a_rerun_changes_nothing(stack, one_shard_stream):

@@ -10,12 +10,13 @@ import time
 import urllib.request
 from collections import Counter
 
-import psycopg2
 import pytest
 
 from pipeline import windows
 from pipeline.common import aws
 from pipeline.stack.postgres import PostgresService
+from pipeline.windows.tables import delete_services
+from tests.fixtures.windows import window_counts
 
 pytestmark = pytest.mark.stack
 BASE = dt.datetime(2026, 11, 27, 8, 0)  # in the past: no stamp is capped as clock skew
@@ -43,16 +44,6 @@ def _put(settings, stream: str, records: list[tuple[str, dt.datetime, bytes]]) -
         assert response["FailedRecordCount"] == 0
 
 
-def _windows(settings, prefix: str) -> tuple[Counter, Counter]:
-    counted, received = Counter(), Counter()
-    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT service, window_start, requests FROM service_minute_stats WHERE service LIKE %s",
-                    (prefix + "-%",))
-        counted.update({(s, m): n for s, m, n in cur.fetchall()})
-        cur.execute("SELECT service, minute, received FROM minute_arrivals WHERE service LIKE %s", (prefix + "-%",))
-        received.update({(s, m): n for s, m, n in cur.fetchall()})
-    return counted, received
-
 
 def _restarts(job_state: dict) -> int:
     url = f"http://127.0.0.1:{job_state['rest_port']}/jobs/{job_state['job_id']}/metrics?get=numRestarts"
@@ -74,7 +65,8 @@ def test_postgres_restarted_under_a_live_job_leaves_every_window_complete(stack,
         _put(settings, unique_name, before)
         run = windows.run_job(settings, name=unique_name, stream=unique_name, parallelism=1, say=lambda _: None)
         deadline = time.monotonic() + 180
-        while _windows(settings, unique_name)[0].keys() < {k for k in sent if k[1] < BASE + dt.timedelta(minutes=2)}:
+        first = {key for key in sent if key[1] < BASE + dt.timedelta(minutes=2)}
+        while window_counts(settings, unique_name)[0].keys() < first:
             assert time.monotonic() < deadline, f"the first windows never appeared; see {run.log_path}"
             time.sleep(1)
 
@@ -89,7 +81,7 @@ def test_postgres_restarted_under_a_live_job_leaves_every_window_complete(stack,
 
         deadline = time.monotonic() + 240
         while True:
-            counted, received = _windows(settings, unique_name)
+            counted, _, received = window_counts(settings, unique_name)
             if counted == sent or time.monotonic() > deadline:
                 break
             time.sleep(2)
@@ -102,6 +94,4 @@ def test_postgres_restarted_under_a_live_job_leaves_every_window_complete(stack,
             postgres.start()
         windows.stop_jobs(settings, unique_name)
         kinesis.delete_stream(StreamName=unique_name)
-        with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-            for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
-                cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (unique_name + "-%",))
+        delete_services(settings, unique_name)

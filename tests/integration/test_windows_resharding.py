@@ -12,27 +12,18 @@ import threading
 import time
 from collections import Counter
 
-import psycopg2
 import pytest
 
 from pipeline import windows
 from pipeline.common import aws
+from pipeline.windows.tables import delete_services
+from tests.fixtures.windows import window_counts
 
 pytestmark = pytest.mark.stack
 BASE = dt.datetime(2026, 11, 27, 6, 0)  # in the past: no stamp is capped as clock skew
 SPEED = 6  # event time runs six times faster than the clock: a minute every 10 s
 PRODUCE_S = 45
 
-
-def _windows(settings, prefix: str) -> tuple[Counter, Counter]:
-    counted, received = Counter(), Counter()
-    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT service, window_start, requests FROM service_minute_stats WHERE service LIKE %s",
-                    (prefix + "-%",))
-        counted.update({(s, m): n for s, m, n in cur.fetchall()})
-        cur.execute("SELECT service, minute, received FROM minute_arrivals WHERE service LIKE %s", (prefix + "-%",))
-        received.update({(s, m): n for s, m, n in cur.fetchall()})
-    return counted, received
 
 
 def _adjacent_open_pair(kinesis, stream: str) -> tuple[str, str]:
@@ -99,7 +90,7 @@ def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, uniqu
         assert len(shards) == 5  # two originals, two children of the split, one of the merge
         deadline = time.monotonic() + 180
         while True:
-            counted, received = _windows(settings, unique_name)
+            counted, _, received = window_counts(settings, unique_name)
             counted = +Counter({k: n for k, n in counted.items() if not k[0].endswith("-z")})
             if counted == sent or time.monotonic() > deadline:
                 break
@@ -112,6 +103,4 @@ def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, uniqu
         stop.set()
         windows.stop_jobs(settings, unique_name)
         kinesis.delete_stream(StreamName=unique_name)
-        with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-            for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
-                cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (unique_name + "-%",))
+        delete_services(settings, unique_name)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import psycopg2
 import pytest
 from pymongo import MongoClient
 
@@ -33,6 +32,7 @@ from pipeline.analysis.layout import SCHEMA_COLLECTION
 from pipeline.report import make_report
 from pipeline.report.notebooks import OUTPUT_DIR
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.windows.tables import delete_services
 from tests.notebooks.test_report import dump_dom
 
 pytestmark = pytest.mark.stack
@@ -173,9 +173,7 @@ def payload_report(stack, tmp_path_factory):
                 if collection.startswith(name):
                     database.drop_collection(collection)
             database[SCHEMA_COLLECTION].delete_many({"table": {"$regex": f"^{name}"}})
-        with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-            for table in ("error_summary", "service_minute_stats", "minute_arrivals"):
-                cur.execute(f"DELETE FROM {table} WHERE service LIKE %s", (f"%{token}%",))
+        delete_services(settings, token)
         # what the trigger, the job and the report leave behind, all named after this run
         shutil.rmtree(settings.var_dir / "trigger" / settings.function_name, ignore_errors=True)
         (settings.run_dir / f"flink-{name}.json").unlink(missing_ok=True)
