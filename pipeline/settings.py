@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     studio_jdbc_url: str | None = Field(default=None, description="JDBC URL Studio reaches (RDS); default: jdbc_url")
     studio_subnet_ids: list[str] = Field(default_factory=list, description="VPC subnets reaching RDS")
     studio_security_group_ids: list[str] = Field(default_factory=list)
+    studio_artifact_bucket: str | None = Field(
+        default=None, description="S3 bucket of the note's function jar (flink_studio/udf/); "
+                                  "default: <studio_app_name>-artifacts-<account>, created by deploy")
 
     # --- the log generator -----------------------------------------------------------------------
     generator_rate: float = Field(default=100.0, gt=0, description="events/s of a live generator run")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.common.templates import render
-from pipeline.settings import PROJECT_ROOT, Settings, record_contract
+from pipeline.settings import PROJECT_ROOT, Settings
 
 STUDIO_DIR = PROJECT_ROOT / "flink_studio"
 # Secret markers of a Studio note; flink deploy replaces each (quotes included) with the value.
@@ -101,27 +101,18 @@ def interval_hms(seconds: int) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
 
 
-def fragment(name: str, folder: Path = STUDIO_DIR) -> str:
-    """A SQL expression of ``flink_studio/fragments/`` (comment lines dropped), for a placeholder.
-
-    A fragment may use other fragments by name (``${log_date}``); they are filled in, recursively.
-    """
-    text = (folder / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
-    expression = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip()
-    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", expression))
-    return render(expression, {other: f"({fragment(other, folder)})" for other in used})
+# The event time of a record that is not a log: before any timestamp the contract accepts (1970 on,
+# at most a day's offset earlier in UTC), so the view `logs` can tell them apart, and too early to
+# ever move the watermark.
+NOT_A_LOG = "TIMESTAMP '1969-01-01 00:00:00.000'"
 
 
 def contract_values(settings: Settings) -> dict[str, str]:
-    """The record contract's patterns and limits, as the source paragraph's placeholders."""
-    contract = record_contract()
+    """The record contract's values the source paragraph needs beside the function ``log_time`` (whose
+    jar carries the contract's patterns and limits, ``pipeline/windows/udf.py``)."""
     return {
-        **{name: sql_literal(contract[name]) for name in
-           ("timestamp_pattern", "service_pattern", "status_pattern", "latency_pattern")},
-        "latency_max_ms": repr(float(contract["latency_max_ms"])).upper(),
         "clock_skew_tolerance": sql_literal(interval_hms(settings.clock_skew_tolerance_s)),
-        "event_time_utc": fragment("event_time_utc"),
-        "day_exists": fragment("day_exists"),
+        "not_a_log": NOT_A_LOG,
     }
 
 
@@ -169,6 +160,5 @@ def studio_jdbc_url(settings: Settings) -> str:
 
 _DUMMY_VALUES = {name: "''" for name in (
     "kinesis_connector", "stream", "region", "endpoint_option", "credentials_provider", "initpos",
-    "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows", "timestamp_pattern",
-    "service_pattern", "status_pattern", "latency_pattern", "latency_max_ms", "clock_skew_tolerance",
-    "event_time_utc", "day_exists")}
+    "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows", "clock_skew_tolerance",
+    "not_a_log")}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.settings import Settings
 from pipeline.stack.flink import FlinkRuntime
+from pipeline.windows.udf import udf_jar
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment
@@ -29,6 +30,11 @@ def prepare_process_environment(settings: Settings) -> None:
     log_dir = settings.log_dir / "flink"
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FLINK_LOG_DIR"] = str(log_dir)
+    # The source's contract function (flink_studio/udf/) must be on the JVM's own class path: with
+    # checkpointing on, the job graph's validation compiles the generated code against the system
+    # class loader, which neither pipeline.jars nor CREATE FUNCTION ... USING JAR reach (Flink 1.20:
+    # "Cannot determine simple type name"). PyFlink's gateway adds HADOOP_CLASSPATH to its class path.
+    os.environ["HADOOP_CLASSPATH"] = str(udf_jar(settings))
     if settings.is_local:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")

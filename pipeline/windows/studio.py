@@ -1,5 +1,9 @@
 """``flink deploy``: create or update the Managed Flink Studio application and import the note.
 
+The source paragraph's function ``log_time`` lives in a jar (``pipeline/windows/udf.py``): deploy
+uploads it to a private S3 bucket under a name derived from its content and gives it to the
+application as a custom artifact of type UDF, which Studio puts on the notebook's class path.
+
 Idempotent: the desired configuration is fingerprinted (sha256) into a tag on the application; a
 second deploy with the same settings changes nothing, a different one calls UpdateApplication.
 Then the application is started (Studio notebooks run only in a RUNNING application) and the note
@@ -23,6 +27,7 @@ from pipeline.common.aws import client
 from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
 from pipeline.windows.note import fill_secrets, render_note, unfilled_markers
+from pipeline.windows.udf import udf_jar
 
 CONFIG_TAG = "workbench-config-sha256"
 # Studio (Zeppelin 0.10, Flink 1.15): the JDBC connector of Flink 1.15 and the PostgreSQL driver.
@@ -37,8 +42,16 @@ ROLE_TRUST = {
 }
 
 
+UDF_PREFIX = "flink-udf/"
+
+
+def artifact_bucket(settings: Settings, account: str) -> str:
+    return settings.studio_artifact_bucket or f"{settings.studio_app_name}-artifacts-{account}".lower()
+
+
 def role_policy(settings: Settings, account: str) -> dict:
-    """What the notebook needs: read the stream, use the Glue catalog, reach RDS in the VPC, log."""
+    """What the notebook needs: read the stream, use the Glue catalog, reach RDS in the VPC, log, and
+    read its function's jar."""
     region = settings.region
     return {
         "Version": "2012-10-17",
@@ -59,6 +72,8 @@ def role_policy(settings: Settings, account: str) -> dict:
                                            "ec2:DeleteNetworkInterface"], "Resource": "*"},
             {"Effect": "Allow", "Action": ["logs:DescribeLogGroups", "logs:DescribeLogStreams",
                                            "logs:PutLogEvents"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{artifact_bucket(settings, account)}/{UDF_PREFIX}*"},
         ],
     }
 
@@ -87,8 +102,34 @@ def ensure_glue_database(settings: Settings) -> None:
                                             "Description": "tables of the log-workbench Studio notebook"})
 
 
-def application_configuration(settings: Settings, account: str) -> dict:
-    """The Studio application's configuration (interactive Zeppelin-Flink, Glue, custom artifacts)."""
+def ensure_udf_artifact(settings: Settings, account: str) -> tuple[str, str]:
+    """The function's jar in S3 (bucket, key), uploaded once per content: the key carries its digest."""
+    s3 = client(settings, "s3")
+    bucket = artifact_bucket(settings, account)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise WorkbenchError(f"S3 bucket {bucket} exists but is not reachable with these credentials",
+                                 "set WB_STUDIO_ARTIFACT_BUCKET to a bucket of this account") from exc
+        location = {} if settings.region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": settings.region}}
+        s3.create_bucket(Bucket=bucket, **location)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    jar = udf_jar(settings)
+    key = UDF_PREFIX + jar.name
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError:
+        s3.upload_file(str(jar), bucket, key)
+    return bucket, key
+
+
+def application_configuration(settings: Settings, account: str, udf: tuple[str, str]) -> dict:
+    """The Studio application's configuration (interactive Zeppelin-Flink, Glue, custom artifacts:
+    the connector jars from Maven and the function's jar, ``udf`` = (bucket, key), from S3)."""
     config: dict = {
         "FlinkApplicationConfiguration": {
             "ParallelismConfiguration": {"ConfigurationType": "CUSTOM", "Parallelism": settings.shard_count,
@@ -99,9 +140,11 @@ def application_configuration(settings: Settings, account: str) -> dict:
             "CatalogConfiguration": {"GlueDataCatalogConfiguration": {
                 "DatabaseARN": f"arn:aws:glue:{settings.region}:{account}:database/{settings.studio_glue_database}"}},
             "CustomArtifactsConfiguration": [
-                {"ArtifactType": "DEPENDENCY_JAR",
-                 "MavenReference": {"GroupId": group, "ArtifactId": artifact, "Version": version}}
-                for group, artifact, version in CUSTOM_ARTIFACTS
+                *({"ArtifactType": "DEPENDENCY_JAR",
+                   "MavenReference": {"GroupId": group, "ArtifactId": artifact, "Version": version}}
+                  for group, artifact, version in CUSTOM_ARTIFACTS),
+                {"ArtifactType": "UDF",
+                 "S3ContentLocation": {"BucketARN": f"arn:aws:s3:::{udf[0]}", "FileKey": udf[1]}},
             ],
         },
     }
@@ -145,7 +188,9 @@ def deploy(settings: Settings, start: bool = True, import_note: bool = True) -> 
                          "set WB_STUDIO_JDBC_URL (or WB_POSTGRES_HOST) to the RDS endpoint")
     ensure_glue_database(settings)
     role_arn = ensure_role(settings, account)
-    config = application_configuration(settings, account)
+    udf = ensure_udf_artifact(settings, account)
+    yield f"function jar: s3://{udf[0]}/{udf[1]}"
+    config = application_configuration(settings, account, udf)
     wanted = fingerprint(role_arn, config, settings.studio_runtime)
     kda = client(settings, "kinesisanalyticsv2")
     name = settings.studio_app_name

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.windows.note import fill_secrets, render_note, unfilled_markers, write_note
-from pipeline.windows.paragraphs import fragment, local_values, paragraphs, studio_values
+from pipeline.windows.paragraphs import local_values, paragraphs, studio_values
 
 
 @pytest.fixture
@@ -82,10 +82,3 @@ def test_studio_jdbc_url_comes_from_the_settings(tmp_path, monkeypatch):
     note = render_note(s)
     assert unfilled_markers(note) == ["{{JDBC_PASSWORD}}"]
     assert "db.example.internal" in note["paragraphs"][1]["text"]
-
-
-def test_fragments_fill_in_the_fragments_they_use():
-    expression = fragment("event_time_utc")
-    assert "${" not in expression and "--" not in expression
-    assert "TIMESTAMPDIFF(DAY, DATE '1970-01-01'" in expression  # from event_epoch_ms, two levels down
-    assert "CHAR_LENGTH(`timestamp`) - 5" in expression  # from zone_offset_minutes, three levels down

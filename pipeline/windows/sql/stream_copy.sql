@@ -23,4 +23,4 @@ CREATE TEMPORARY TABLE copy_sink (
 INSERT INTO copy_sink
 SELECT shard_id || ':' || sequence_number, `timestamp`, service, status_code, message, latency
 FROM log_input
-WHERE is_log;
+WHERE ts > ${not_a_log};
