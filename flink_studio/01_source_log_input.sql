@@ -56,16 +56,20 @@ CREATE TEMPORARY TABLE log_input (
   'json.ignore-parse-errors' = 'true'
 );
 
--- The logs (records that pass the contract) with the columns the windows use. The three INSERTs read
+-- The logs (records that pass the contract) with the columns the windows use. The INSERTs read
 -- this view rather than log_input, and the job runs with
 -- 'table.optimizer.reuse-optimize-block-with-digest-enabled' = 'true': the planner then computes
--- the view once per record for all three instead of once per INSERT (each INSERT needs different
+-- the view once per record for all of them instead of once per INSERT (each INSERT needs different
 -- columns, so without the view their projections, and the contract's expressions, are not shared).
 
 DROP TEMPORARY VIEW IF EXISTS logs;
 
 CREATE TEMPORARY VIEW logs AS
 SELECT service, ts, status_code, latency,
-       ts = CAST(arrival AS TIMESTAMP(3)) + INTERVAL ${clock_skew_tolerance} HOUR TO SECOND AS clock_skew
+       ts = CAST(arrival AS TIMESTAMP(3)) + INTERVAL ${clock_skew_tolerance} HOUR TO SECOND AS clock_skew,
+       -- the latency sketch's bucket (pipeline/windows/sketch.py): ceil(ln(latency) / ln(gamma)),
+       -- a shared bucket for zero and sub-microsecond latencies
+       CASE WHEN latency >= ${sketch_min_ms} THEN CAST(CEIL(LN(latency) / ${sketch_ln_gamma}) AS INT)
+            ELSE ${sketch_zero_bucket} END AS latency_bucket
 FROM log_input
 WHERE ts > ${not_a_log};

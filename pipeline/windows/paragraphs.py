@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.common.templates import render
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.windows import sketch
 
 STUDIO_DIR = PROJECT_ROOT / "flink_studio"
 # Secret markers of a Studio note; flink deploy replaces each (quotes included) with the value.
@@ -117,7 +118,7 @@ def contract_values(settings: Settings) -> dict[str, str]:
 
 
 def _common_values(settings: Settings) -> dict[str, str]:
-    return contract_values(settings) | {
+    return contract_values(settings) | sketch.sql_values() | {
         "watermark_bound": sql_literal(interval_hms(settings.watermark_bound_s)),
         "initpos": sql_literal(settings.flink_initpos),
         "jdbc_flush_rows": sql_literal(settings.flink_jdbc_flush_rows),
@@ -161,4 +162,4 @@ def studio_jdbc_url(settings: Settings) -> str:
 _DUMMY_VALUES = {name: "''" for name in (
     "kinesis_connector", "stream", "region", "endpoint_option", "credentials_provider", "initpos",
     "watermark_bound", "jdbc_url", "jdbc_user", "jdbc_password", "jdbc_flush_rows", "clock_skew_tolerance",
-    "not_a_log")}
+    "not_a_log", "sketch_ln_gamma", "sketch_min_ms", "sketch_zero_bucket")}

@@ -23,6 +23,7 @@ import psycopg2
 import pytest
 
 from pipeline.settings import PROJECT_ROOT
+from pipeline.windows import sketch
 from pipeline.windows.tables import delete_services
 
 pytestmark = pytest.mark.stack
@@ -109,6 +110,21 @@ def _tables(settings, prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames[0], frames[1]
 
 
+def _sketch(settings, prefix: str) -> pd.DataFrame:
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT service, window_start, bucket, count FROM latency_sketch WHERE service LIKE %s "
+                    "ORDER BY 1, 2, 3", (prefix + "-%",))
+        return pd.DataFrame(cur.fetchall(), columns=["service", "window_start", "bucket", "count"])
+
+
+def expected_sketch(kept: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(kept)
+    df["window_start"] = df["ts"].dt.floor("min")
+    df["bucket"] = sketch.bucket_of(df["latency_ms"].to_numpy())
+    return (df.groupby(["service", "window_start", "bucket"]).size().rename("count").reset_index()
+            .sort_values(["service", "window_start", "bucket"]).reset_index(drop=True))
+
+
 def _flink(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipeline", "flink", *args],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False)
@@ -159,11 +175,17 @@ def test_bounded_run_matches_pandas_and_a_rerun_changes_nothing(stack, one_shard
     assert (merged_e["total_errors_want"] == merged_e["total_errors_got"]).all()
     assert (merged_e["avg_latency_want"] - merged_e["avg_latency_got"]).abs().max() <= 1e-9
 
+    # the latency sketch: every kept log in its service's minute and bucket, as pipeline/windows/sketch.py maps it
+    sketch_rows = _sketch(stack, stream)
+    want_sketch = expected_sketch(kept)
+    pd.testing.assert_frame_equal(sketch_rows, want_sketch, check_dtype=False)
+
     second = _run_bounded(stream, f"{stream}-2")
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
     stats2, errors2 = _tables(stack, stream)
     pd.testing.assert_frame_equal(stats, stats2, check_exact=False, rtol=0, atol=1e-12)
     pd.testing.assert_frame_equal(errors, errors2, check_exact=False, rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(_sketch(stack, stream), sketch_rows)  # upserts: a replay changes nothing
 
 
 def test_run_refuses_a_missing_stream(stack, unique_name):

@@ -20,7 +20,7 @@ def settings(tmp_path, monkeypatch) -> Settings:
 def test_paragraphs_are_the_sql_files_in_order():
     names = [p.path.name for p in paragraphs()]
     assert names == sorted(names)
-    assert [p.is_insert for p in paragraphs()] == [False, False, False, False, True]
+    assert [p.is_insert for p in paragraphs()] == [False, False, False, False, False, True]
 
 
 def test_no_host_password_or_account_written_in_a_paragraph():

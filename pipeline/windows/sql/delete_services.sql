@@ -3,3 +3,4 @@
 DELETE FROM error_summary WHERE strpos(service, %(containing)s) > 0;
 DELETE FROM service_minute_stats WHERE strpos(service, %(containing)s) > 0;
 DELETE FROM minute_arrivals WHERE strpos(service, %(containing)s) > 0;
+DELETE FROM latency_sketch WHERE strpos(service, %(containing)s) > 0;

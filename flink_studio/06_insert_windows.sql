@@ -27,3 +27,8 @@ INSERT INTO minute_arrivals
 SELECT service, `minute`, COUNT(*) AS received, COUNT(*) FILTER (WHERE clock_skew) AS clock_skewed
 FROM (SELECT service, CAST(FLOOR(ts TO MINUTE) AS TIMESTAMP(3)) AS `minute`, clock_skew FROM logs)
 GROUP BY service, `minute`;
+
+INSERT INTO latency_sketch
+SELECT service, window_start, latency_bucket, COUNT(*)
+FROM TABLE(TUMBLE(TABLE logs, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+GROUP BY service, window_start, window_end, latency_bucket;
