@@ -1,4 +1,5 @@
-"""The throughput and latency figures of the workbench, measured against the running stack.
+"""The throughput and latency figures of the workbench, measured against the running stack (and the
+detection scoreboard, which needs no stack).
 
 Each suite is a module of this package with ``def run(settings: Settings, scale: float) -> list[Result]``;
 ``run_suites`` runs them in order and ``format_results`` prints one table, each figure next to its
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from pipeline.bench import analysis, flink, ingest, ingest_generator, masking
+from pipeline.bench import analysis, detection, flink, ingest, ingest_generator, masking
 from pipeline.bench.result import Result
 from pipeline.settings import Settings
 
@@ -22,6 +23,7 @@ SUITES: tuple[ModuleType, ...] = (
     flink,  # Flink job throughput and window latency
     analysis,  # Trino drill-down and percentiles next to pull-and-join in pandas
     masking,  # masking adversarial messages, next to the old (quadratic) rules
+    detection,  # incidents found in simulated scenarios, next to the ground truth
 )
 
 

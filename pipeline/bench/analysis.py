@@ -14,6 +14,9 @@ Figures, all from the same run:
   what a single collection costs on FerretDB.
 - p50/p95/p99 per service and minute for one hour: Trino (one bucket) vs pulling that hour's logs
   into pandas; and Trino over every bucket with the same time filter: the FerretDB full-read cost.
+- p50/p95/p99 per service and minute for the whole day: the windows' latency sketches (the day's
+  ``latency_sketch`` and ``service_minute_stats`` rows written as the Flink job would, from the same
+  generator run) vs Trino over every raw log of the day.
 - reconcile for one hour (raw logs vs ``minute_arrivals`` vs ``service_minute_stats``, one federated
   query, and the quarantine), target < 10 s. The hour's two Flink tables are written before, from the
   hour's stored logs, as the Flink job would (so every minute adds up).
@@ -42,7 +45,7 @@ from pipeline.generate.scenarios import make_scenario
 from pipeline.ingest.buckets import bucket_hours, bucket_name
 from pipeline.ingest.runtime import load_handler
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.windows import schema
+from pipeline.windows import schema, sketch
 
 DATABASE = "bench_analysis"
 DAY = dt.datetime(2030, 6, 1)
@@ -106,27 +109,100 @@ def _load(settings: Settings, count: int) -> None:
     client.close()
 
 
+def _write_day_windows(settings: Settings, count: int) -> int:
+    """The day's ``latency_sketch`` and ``service_minute_stats`` rows, as the Flink job writes them
+    (buckets of ``pipeline/windows/sketch.py``, no record late), from the same generator run as the
+    stored logs; skipped when the day's sketch already counts ``count`` logs. Returns the sketch rows."""
+    day_end = DAY + dt.timedelta(days=1)
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT coalesce(sum(count), 0), count(*) FROM latency_sketch "
+                    "WHERE window_start >= %s AND window_start < %s", (DAY, day_end))
+        counted, rows = cur.fetchone()
+    conn.close()
+    if counted == count:
+        print(f"   the day's windows already hold {count:,} logs ({rows:,} sketch rows)", flush=True)
+        return int(rows)
+    parse_log = load_handler(f"{PROJECT_ROOT / 'lambda' / 'handler.py'}:parse_log")
+    start = DAY.replace(tzinfo=dt.UTC)
+    config = GeneratorConfig(count=count, start=start, end=start + dt.timedelta(days=1), seed=11,
+                             scenario=make_scenario("payment-outage"))
+    fields: dict[str, list] = {"service": [], "minute": [], "status": [], "latency_ms": []}
+    for event in tqdm(generate(config), total=count, unit="log", desc="   the day's windows", mininterval=2):
+        doc = parse_log(event.data)
+        fields["service"].append(doc["service"])
+        fields["minute"].append(doc["timestamp"].replace(second=0, microsecond=0, tzinfo=None))
+        fields["status"].append(doc["status"])
+        fields["latency_ms"].append(doc["latency_ms"])
+    logs = pd.DataFrame(fields)
+    logs["bucket"] = sketch.bucket_of(logs["latency_ms"].to_numpy())
+    buckets = logs.groupby(["service", "minute", "bucket"]).size().reset_index(name="count")
+    logs["skewed"] = False
+    stats = _minute_stats(logs)
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        for table in ("latency_sketch", "service_minute_stats"):
+            cur.execute(f"DELETE FROM {table} WHERE window_start >= %s AND window_start < %s", (DAY, day_end))
+        execute_values(cur, "INSERT INTO latency_sketch (service, window_start, bucket, count) VALUES %s",
+                       [(r.service, r.minute.to_pydatetime(), int(r.bucket), int(r.count))
+                        for r in buckets.itertuples()], page_size=10_000)
+        _insert_minute_stats(cur, stats)
+    conn.close()
+    return len(buckets)
+
+
+def _day_percentiles(case: Settings, count: int) -> list[Result]:
+    """p50/p95/p99 per service and minute over the whole day: the windows' sketches next to Trino over
+    every raw log of the day."""
+    day_start, day_end = DAY, DAY + dt.timedelta(days=1)
+    rows = _write_day_windows(case, count)
+    runs = [timed(lambda: latency_percentiles(case, day_start, day_end)) for _ in range(3)]
+    sketch_pct, t_sketch = runs[0][0], sorted(t for _, t in runs)[1]
+    print(f"   percentiles 24 h from the sketches: {', '.join(f'{t:.2f}' for _, t in runs)} s", flush=True)
+    raw_pct, t_raw = timed(lambda: latency_percentiles(case, day_start, day_end, source="raw"))
+    print(f"   percentiles 24 h from the raw logs: {t_raw:.1f} s", flush=True)
+    merged = sketch_pct.merge(raw_pct, on=["service", "minute"], suffixes=("", "_raw"))
+    p95_gap = float((merged["p95"] / merged["p95_raw"] - 1).abs().median()) if len(merged) else float("nan")
+    return [
+        Result("analysis p50/p95/p99 24 h from sketches", t_sketch, "s",
+               f"raw logs {t_raw:.1f} s = x{t_raw / t_sketch:.0f}",
+               f"median of 3 runs ({', '.join(f'{t:.2f}' for _, t in runs)} s); {len(sketch_pct):,} service-minutes "
+               f"from {rows:,} sketch rows of {int(sketch_pct['requests'].sum()):,} logs; median |p95 - Trino's "
+               f"approx_percentile| {p95_gap:.1%}; targets < 1 s and x50"),
+        Result("analysis p50/p95/p99 24 h from raw logs", t_raw, "s", "baseline",
+               f"Trino approx_percentile over {int(raw_pct['requests'].sum()):,} raw logs (FerretDB)"),
+    ]
+
+
+def _minute_stats(logs: pd.DataFrame) -> pd.DataFrame:
+    """``service_minute_stats`` of logs (columns service, minute, status, latency_ms, skewed), as the
+    Flink job computes them."""
+    grouped = logs.groupby(["service", "minute"])
+    return pd.DataFrame({"requests": grouped.size(),
+                         "status_4xx": grouped["status"].apply(lambda s: int(((s >= 400) & (s < 500)).sum())),
+                         "status_5xx": grouped["status"].apply(lambda s: int((s >= 500).sum())),
+                         "avg_latency": grouped["latency_ms"].mean(), "max_latency": grouped["latency_ms"].max(),
+                         "skewed": grouped["skewed"].sum()}).reset_index()
+
+
+def _insert_minute_stats(cur, stats: pd.DataFrame) -> None:  # noqa: ANN001
+    minute = dt.timedelta(minutes=1)
+    execute_values(cur, "INSERT INTO service_minute_stats (service, window_start, window_end, requests, "
+                   "status_4xx, status_5xx, error_rate, avg_latency, max_latency, clock_skewed) VALUES %s",
+                   [(r.service, r.minute.to_pydatetime(), r.minute.to_pydatetime() + minute, int(r.requests),
+                     int(r.status_4xx), int(r.status_5xx), r.status_5xx / r.requests, float(r.avg_latency),
+                     float(r.max_latency), int(r.skewed)) for r in stats.itertuples()], page_size=10_000)
+
+
 def _write_minute_tables(settings: Settings, start: dt.datetime, end: dt.datetime) -> int:
     """``service_minute_stats`` and ``minute_arrivals`` for [start, end) from the stored logs of that
     range, as the Flink job computes them (no record late); returns the rows written per table."""
     logs = _pull_logs(settings, start, end, [bucket_name(settings, start)])
     logs["minute"] = logs["timestamp"].dt.floor("min")
     logs["skewed"] = logs["clock_skew"].fillna(False).astype(bool) if "clock_skew" in logs else False
-    grouped = logs.groupby(["service", "minute"])
-    stats = pd.DataFrame({"requests": grouped.size(),
-                          "status_4xx": grouped["status"].apply(lambda s: int(((s >= 400) & (s < 500)).sum())),
-                          "status_5xx": grouped["status"].apply(lambda s: int((s >= 500).sum())),
-                          "avg_latency": grouped["latency_ms"].mean(), "max_latency": grouped["latency_ms"].max(),
-                          "skewed": grouped["skewed"].sum()}).reset_index()
-    minute = dt.timedelta(minutes=1)
+    stats = _minute_stats(logs)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table, column in (("service_minute_stats", "window_start"), ("minute_arrivals", "minute")):
             cur.execute(f"DELETE FROM {table} WHERE {column} >= %s AND {column} < %s", (start, end))
-        execute_values(cur, "INSERT INTO service_minute_stats (service, window_start, window_end, requests, "
-                       "status_4xx, status_5xx, error_rate, avg_latency, max_latency, clock_skewed) VALUES %s",
-                       [(r.service, r.minute.to_pydatetime(), r.minute.to_pydatetime() + minute, int(r.requests),
-                         int(r.status_4xx), int(r.status_5xx), r.status_5xx / r.requests, float(r.avg_latency),
-                         float(r.max_latency), int(r.skewed)) for r in stats.itertuples()])
+        _insert_minute_stats(cur, stats)
         execute_values(cur, "INSERT INTO minute_arrivals (service, minute, received, clock_skewed) VALUES %s",
                        [(r.service, r.minute.to_pydatetime(), int(r.requests), int(r.skewed))
                         for r in stats.itertuples()])
@@ -173,7 +249,8 @@ def _pandas_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime
 def _trino_unpruned_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime,
                                 collections: list[str]) -> pd.DataFrame:
     sql = load_sql("percentiles", raw_logs=raw_relation(settings, collections))
-    return query(settings, sql, {"start_ts": start, "end_ts": end, **services_params(None)})
+    return query(settings, sql, {"start_ts": start, "end_ts": end, "period_unit": "minute",
+                                 "quantiles": [0.5, 0.95, 0.99], **services_params(None)})
 
 
 def _trino_unpruned_drilldown(settings: Settings, start: dt.datetime, end: dt.datetime,
@@ -195,7 +272,7 @@ def run(settings: Settings, scale: float) -> list[Result]:
     results: list[Result] = []
 
     # warm-up: Trino's first query plans and loads metadata
-    latency_percentiles(case, hour_start, hour_start + dt.timedelta(minutes=1))
+    latency_percentiles(case, hour_start, hour_start + dt.timedelta(minutes=1), source="raw")
 
     trino_drill, t_trino = timed(lambda: drilldown(case, day_start, day_end, TOP, PER_WINDOW))
     print(f"   drill-down trino (pruned): {t_trino:.1f} s, {len(trino_drill)} rows", flush=True)
@@ -215,7 +292,7 @@ def run(settings: Settings, scale: float) -> list[Result]:
     results.append(Result("analysis drill-down trino, every bucket", t_full, "s",
                           f"x{t_full / t_trino:.1f} the pruned query", f"FerretDB full read; same rows: {same_full}"))
 
-    trino_pct, t_trino = timed(lambda: latency_percentiles(case, hour_start, hour_end))
+    trino_pct, t_trino = timed(lambda: latency_percentiles(case, hour_start, hour_end, source="raw"))
     print(f"   percentiles 1 h trino: {t_trino:.1f} s", flush=True)
     hour_buckets = [bucket_name(case, hour_start)]
     pandas_pct, t_pandas = timed(lambda: _pandas_percentiles(case, hour_start, hour_end, hour_buckets))
@@ -237,7 +314,9 @@ def run(settings: Settings, scale: float) -> list[Result]:
     results.append(Result("analysis p50/p95/p99 1 h trino, every bucket", t_full, "s",
                           f"x{t_full / t_trino:.1f} the bucketed query", f"FerretDB full read of {count:,} logs"))
 
-    schema.apply(case)  # minute_arrivals
+    schema.apply(case)  # minute_arrivals, latency_sketch
+    results += _day_percentiles(case, count)
+
     rows = _write_minute_tables(case, hour_start, hour_end)
     checked, t_reconcile = timed(lambda: reconcile(case, hour_start, hour_end))
     print(f"   reconcile 1 h: {t_reconcile:.1f} s, {len(checked.minutes)} service-minutes", flush=True)

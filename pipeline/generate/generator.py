@@ -7,7 +7,8 @@ Determinism: everything drawn comes from ``random.Random`` seeded by ``config.se
 order, so the same seed and arguments give byte-identical records. Malformed records come from a
 second random stream, so changing ``bad_fraction`` never changes the valid records around them. In
 live mode the timestamps are the wall clock; everything else, including which events the incident
-touches (decided on each event's scheduled time), stays deterministic.
+touches (decided on each event's scheduled time), stays deterministic, except that a scenario's
+blips belong to UTC minutes, so which live events they touch depends on when the run starts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from pipeline.generate.malformed import BAD_KINDS, make_bad
 from pipeline.generate.messages import MessageBook
-from pipeline.generate.scenarios import NO_EFFECT, Incident, NoIncident, Scenario
+from pipeline.generate.scenarios import NO_EFFECT, Effect, Incident, NoIncident, Scenario
 from pipeline.generate.traffic import (
     DEFAULT_SERVICES,
     ServiceProfile,
@@ -34,6 +35,7 @@ from pipeline.generate.traffic import (
     service_picker,
     status_family,
 )
+from pipeline.generate.volume import VolumeWarp
 
 MS_PER_S = 1000
 _BAD_STREAM_SALT = 0x5EED_BAD  # the malformed records' random stream: seed XOR this
@@ -99,6 +101,15 @@ class GeneratorConfig:
         return self.start is not None
 
     @property
+    def events_per_s(self) -> float:
+        """The run's average rate: ``count`` over the range in a backfill, ``rate`` live."""
+        if self.backfill:
+            assert self.start is not None and self.end is not None and self.count is not None
+            return self.count / (self.end - self.start).total_seconds()
+        assert self.rate is not None
+        return self.rate
+
+    @property
     def total(self) -> int | None:
         """How many events the run yields (None: live until stopped)."""
         if self.count is not None:
@@ -128,28 +139,44 @@ class LogGenerator:
         rng = random.Random(config.seed)  # noqa: S311 - reproducible test data, not security
         bad_rng = random.Random(config.seed ^ _BAD_STREAM_SALT)  # noqa: S311
         hosts = host_names(rng, config.services)
-        services = service_picker(config.services)
+        scenario = config.scenario
+        names = tuple(profile.name for profile in config.services)
+        services = service_picker(scenario.traffic(config.services, config.events_per_s))
         statuses, book = StatusPicker(), MessageBook()
         clock = _Timeline(config, self._clock, self._sleep)
         self.anchor = clock.anchor
-        self.incident = config.scenario.incident(clock.anchor)
-        incident, scenario = self.incident, config.scenario
+        self.incident = incident = scenario.incident(clock.anchor)
+        window_start, window_end = (incident.start_s, incident.end_s) if incident else (0.0, 0.0)
+        blip_minute, blip = -1, None
 
         total, index = config.total, 0
         while total is None or index < total:
             scheduled_s, timestamp = clock.moment(index, rng)
             profile = services.pick(rng)
-            effect = scenario.effect(incident, profile.name, scheduled_s) if incident else NO_EFFECT
-            error_rate = profile.server_error_rate if effect.server_error_rate is None else effect.server_error_rate
-            status = statuses.pick(rng, status_family(rng, error_rate, profile))
+            effect = NO_EFFECT
+            if incident is not None and window_start <= scheduled_s < window_end:
+                effect = scenario.effect(incident, profile.name, scheduled_s)
+            else:
+                minute = int(scheduled_s // 60)
+                if minute != blip_minute:
+                    blip_minute, blip = minute, scenario.blip(config.seed, minute, names)
+                if blip is not None and blip.service == profile.name:
+                    effect = blip.effect
+            host_list = hosts[profile.name]
+            host = None
+            if effect.host is not None:  # the host decides whether the effect applies: drawn first
+                host = pick(rng, host_list)
+                if host != host_list[effect.host % len(host_list)]:
+                    effect = NO_EFFECT
+            status, message = _answer(rng, effect, profile, statuses, book)
             record = {
                 "timestamp": timestamp,
                 "service": profile.name,
                 "status": status,
-                "message": book.message(rng, profile, status),
+                "message": message,
                 "latency_ms": latency_ms(rng, profile, status, effect.latency_factor, effect.extra_sigma),
                 "request_id": _uuid4(rng),
-                "host": pick(rng, hosts[profile.name]),
+                "host": host if host is not None else pick(rng, host_list),
                 "level": level_for(status),
             }
             if config.bad_fraction and bad_rng.random() < config.bad_fraction:
@@ -158,6 +185,17 @@ class LogGenerator:
             else:
                 yield LogEvent(encode_record(record), record["request_id"], record)
             index += 1
+
+
+def _answer(rng: random.Random, effect: Effect, profile: ServiceProfile, statuses: StatusPicker,
+            book: MessageBook) -> tuple[int, str]:
+    """The status and message of one request under ``effect``: first whether it fails with the
+    effect's new error, else a status drawn against the (bent) 5xx share."""
+    new_error = effect.new_error
+    if new_error is not None and rng.random() < new_error.rate:
+        return new_error.status, book.fill(rng, profile, new_error.template)
+    status = statuses.pick(rng, status_family(rng, effect.error_rate(profile.server_error_rate), profile))
+    return status, book.message(rng, profile, status)
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
@@ -189,34 +227,49 @@ def generate(config: GeneratorConfig) -> Iterator[LogEvent]:
 
 
 class _Timeline:
-    """When each event happens: spread over [start, end) in a backfill, paced at ``rate`` live."""
+    """When each event happens: spread over [start, end) in a backfill, paced at ``rate`` live; a
+    scenario's volume curve makes busy moments denser and quiet ones sparser in both modes."""
 
     def __init__(self, config: GeneratorConfig, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
         self._clock, self._sleep = clock, sleep
         self._live = not config.backfill
+        self._curve = config.scenario.volume_curve()
+        self._warp: VolumeWarp | None = None
         if config.backfill:
             assert config.start is not None and config.end is not None and config.count is not None
             self.anchor = config.start.astimezone(UTC)
             self._start_ms = _epoch_ms(self.anchor)
-            self._slot_ms = (_epoch_ms(config.end.astimezone(UTC)) - self._start_ms) / max(config.count, 1)
+            end_ms = _epoch_ms(config.end.astimezone(UTC))
+            self._slot_ms = (end_ms - self._start_ms) / max(config.count, 1)
+            self._count = max(config.count, 1)
+            if self._curve is not None:
+                self._warp = VolumeWarp(self._start_ms, end_ms, self._curve)
         else:
             assert config.rate is not None
             began = clock()
             self.anchor = datetime.fromtimestamp(int(began * MS_PER_S) / MS_PER_S, UTC)
             self._start_ms = _epoch_ms(self.anchor)
             self._slot_ms = MS_PER_S / config.rate
+        self._next_ms = float(self._start_ms)
         self._stamps = _TimestampFormatter()
 
     def moment(self, index: int, rng: random.Random) -> tuple[float, str]:
         """(scheduled epoch seconds, the record's timestamp). Backfill: one event per slot, at a
         random point within it, so times are in order but not evenly spaced. Live: wait for the slot."""
         if self._live:
-            scheduled_ms = self._start_ms + index * self._slot_ms
+            if self._curve is None:
+                scheduled_ms = self._start_ms + index * self._slot_ms
+            else:  # called in order: the next slot is as long as the volume where this one starts
+                scheduled_ms = self._next_ms
+                self._next_ms += self._slot_ms / self._curve(scheduled_ms / MS_PER_S)
             delay = scheduled_ms / MS_PER_S - self._clock()
             if delay > 0:
                 self._sleep(delay)
             return scheduled_ms / MS_PER_S, self._stamps.format(int(self._clock() * MS_PER_S))
-        at_ms = int(self._start_ms + (index + rng.random()) * self._slot_ms)
+        if self._warp is None:
+            at_ms = int(self._start_ms + (index + rng.random()) * self._slot_ms)
+        else:
+            at_ms = int(self._warp.at((index + rng.random()) / self._count))
         return at_ms / MS_PER_S, self._stamps.format(at_ms)
 
 

@@ -43,6 +43,9 @@ SERVER_ERROR_TEMPLATES: dict[int, tuple[str, ...]] = {
           "{dependency} unavailable: circuit breaker open"),
     504: ("timeout after {timeout} ms waiting for {dependency}",),
 }
+# Not part of normal traffic: the 5xx message a bad deploy brings in the ``new-error`` scenario. Mining
+# templates should find it as a pattern that appears at the deploy and never before.
+NEW_ERROR_TEMPLATE = "schema mismatch in {handler}: unexpected field '{field}' in {entity} {entity_id} (v{version})"
 
 _WORDS = ("shoes", "red dress", "laptop", "coffee", "usb-c cable", "headphones", "tent", "garden chair",
           "phone case", "running", "winter jacket", "desk lamp", "backpack", "watch", "book")
@@ -121,6 +124,7 @@ class MessageBook:
         self._redirect = _compile(REDIRECT_TEMPLATES)
         self._errors = {code: _compile(texts) for code, texts in {**CLIENT_ERROR_TEMPLATES,
                                                                    **SERVER_ERROR_TEMPLATES}.items()}
+        self._extra: dict[str, Template] = {}
 
     def message(self, rng: random.Random, profile: ServiceProfile, status: int) -> str:
         if status < 300:
@@ -130,6 +134,13 @@ class MessageBook:
         else:
             choices = self._errors.get(status) or self._errors[500 if status >= 500 else 400]
         template = choices[0] if len(choices) == 1 else pick(rng, choices)
+        return template.fill(rng, profile)
+
+    def fill(self, rng: random.Random, profile: ServiceProfile, text: str) -> str:
+        """A message from a template outside the book (a scenario's), compiled on first use."""
+        template = self._extra.get(text)
+        if template is None:
+            template = self._extra[text] = Template(text)
         return template.fill(rng, profile)
 
     def templates(self) -> list[str]:

@@ -137,7 +137,7 @@ def test_percentiles_patterns_and_drilldown(case, bucketed):
     assert raw_sources(settings, base + dt.timedelta(days=400), base + dt.timedelta(days=401)) == (
         [] if bucketed else [settings.raw_collection])
 
-    pct = latency_percentiles(settings, base, base + 2 * M)
+    pct = latency_percentiles(settings, base, base + 2 * M, source="raw")
     assert list(pct.columns) == ["service", "minute", "requests", "status_5xx", "p50", "p95", "p99"]
     assert pct[["service", "minute", "requests", "status_5xx"]].values.tolist() == [
         ["auth", pd.Timestamp(base), 100, 0], ["auth", pd.Timestamp(base + M), 100, 0],
@@ -146,6 +146,7 @@ def test_percentiles_patterns_and_drilldown(case, bucketed):
     assert auth["p50"].between(49, 52).all()
     assert auth["p95"].between(94, 97).all()
     assert auth["p99"].between(98, 100).all()
+    assert latency_percentiles(settings, base, base + 2 * M, services=["x') OR true --"], source="raw").empty
     assert latency_percentiles(settings, base, base + 2 * M, services=["x') OR true --"]).empty
 
     patterns = top_patterns(settings, base, base + 2 * M)
@@ -201,7 +202,7 @@ def test_incidents_from_raw_logs(case):
                                  round(latency, 2), "x"))
                 i += 1
     _store(settings, docs, bucketed=True)
-    found = incidents(settings, base, base + 20 * M)
+    found = incidents(settings, base, base + 20 * M, source="raw")
     assert found[["service", "start", "end"]].values.tolist() == [
         ["payment", pd.Timestamp(base + 10 * M), pd.Timestamp(base + 13 * M)]]
     assert found.iloc[0]["metrics"] == "error_rate+p95_latency"

@@ -4,7 +4,9 @@ batching and retry loop: everything that needs no server."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import re
 import statistics
 import uuid
@@ -19,7 +21,7 @@ from pipeline.cli import main
 from pipeline.generate.generator import GeneratorConfig, LogEvent, LogGenerator, encode_record, generate
 from pipeline.generate.ground_truth import GROUND_TRUTH_FILE, Tally, build_ground_truth, reserve_run, write_ground_truth
 from pipeline.generate.malformed import BAD_KINDS, KINESIS_MAX_RECORD_BYTES, REQUIRED_FIELDS, dumps
-from pipeline.generate.messages import MessageBook
+from pipeline.generate.messages import NEW_ERROR_TEMPLATE, MessageBook
 from pipeline.generate.producer import (
     MAX_BYTES_PER_CALL,
     MAX_RECORDS_PER_CALL,
@@ -28,7 +30,7 @@ from pipeline.generate.producer import (
     batches,
     record_size,
 )
-from pipeline.generate.scenarios import LatencyCreep, PaymentOutage, make_scenario
+from pipeline.generate.scenarios import SCENARIOS, LatencyCreep, PaymentOutage, describe_scenarios, make_scenario
 from pipeline.generate.traffic import DEFAULT_SERVICES, level_for
 from pipeline.ingest.runtime import DEFAULT_HANDLER, load_handler
 from pipeline.settings import Settings
@@ -56,6 +58,11 @@ def lambda_refuses(data: bytes) -> str | None:
 
 def test_the_generator_and_the_lambda_agree_on_the_required_fields():
     assert _HANDLER["REQUIRED_FIELDS"] == REQUIRED_FIELDS
+
+
+def template_pattern(text: str) -> re.Pattern[str]:
+    """A regex matching every message filled in from the template ``text``."""
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", ".+?", re.escape(text)) + "$")
 
 
 def percentile(values, q):
@@ -164,7 +171,7 @@ def test_traffic_is_realistic_shares_long_tails_and_a_status_mix():
 
 def test_messages_come_from_few_templates_with_many_variable_parts():
     records = [e.record for e in generate(backfill(count=10_000, seed=4))]
-    patterns = [re.compile("^" + re.sub(r"\\\{\w+\\\}", ".+?", re.escape(t)) + "$") for t in MessageBook().templates()]
+    patterns = [template_pattern(t) for t in MessageBook().templates()]
     used = Counter()
     for record in records:
         matching = [i for i, p in enumerate(patterns) if p.match(record["message"])]
@@ -276,10 +283,139 @@ def test_incident_window_is_relative_to_the_run_start_and_lists_touched_and_full
     ("payment-outage", {"error_rate": "1.5"}, "error_rate must be within [0, 1]"),
     ("latency-creep", {"duration_min": "0"}, "duration_min must be > 0"),
     ("latency-creep", {"p95_factor": "0.5"}, "p95_factor must be >= 1"),
+    ("host-failure", {"error_rate": "2"}, "error_rate must be within [0, 1]"),
+    ("host-failure", {"host": "-1"}, "host must be >= 0"),
+    ("low-traffic-errors", {"requests_per_min": "0"}, "requests_per_min must be > 0"),
+    ("error-creep", {"added_error_rate": "1.5"}, "added_error_rate must be within [0, 1]"),
+    ("new-error", {"status": "404"}, "status must be a 5xx code"),
+    ("new-error", {"message_template": "boom in {module}"}, "unknown placeholders ['module']"),
+    ("noisy-day", {"amplitude": "1"}, "amplitude must be within [0, 1)"),
+    ("noisy-day", {"peak_hour": "24"}, "peak_hour must be within [0, 24)"),
 ])
 def test_bad_scenario_parameters_are_refused_clearly(name, params, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         make_scenario(name, params)
+
+
+def window_minutes(records, service, incident):
+    """The service's records inside the incident window, split into its quarters."""
+    inside, _ = split(records, service, incident)
+    quarter = (incident.end - incident.start) / 4
+    return [[r for r in inside if incident.start + i * quarter <= datetime.fromisoformat(r["timestamp"])
+             < incident.start + (i + 1) * quarter] for i in range(4)]
+
+
+def test_host_failure_fails_one_host_of_the_service_and_lifts_its_5xx_by_a_host_share():
+    generator = LogGenerator(backfill(count=40_000, minutes=40, seed=6,
+                                      scenario=make_scenario("host-failure", {"start_min": "10"})))
+    records = [e.record for e in generator]
+    incident = generator.incident
+    assert incident.service == "auth" and incident.end - incident.start == timedelta(minutes=10)
+    inside, outside = split(records, "auth", incident)
+    by_host = {host: server_error_rate([r for r in inside if r["host"] == host])
+               for host in {r["host"] for r in inside}}
+    assert len(by_host) == 3
+    failing = max(by_host, key=by_host.get)
+    assert by_host[failing] == 1.0
+    assert all(rate < 0.03 for host, rate in by_host.items() if host != failing)
+    assert server_error_rate(inside) == pytest.approx(1 / 3, abs=0.05)  # one host of three
+    assert server_error_rate(outside) < 0.02
+    assert server_error_rate([r for r in outside if r["host"] == failing]) < 0.03  # only inside the window
+
+
+def test_low_traffic_errors_makes_one_service_quiet_for_the_whole_run_then_fails_it():
+    scenario = make_scenario("low-traffic-errors", {"start_min": "10", "requests_per_min": "5"})
+    generator = LogGenerator(backfill(count=40_000, minutes=60, seed=3, scenario=scenario))
+    records = [e.record for e in generator]
+    counts = Counter(r["service"] for r in records)
+    assert counts["payment"] / 60 == pytest.approx(5, rel=0.25)  # a few requests a minute, all run long
+    others = sum(p.weight for p in DEFAULT_SERVICES if p.name != "payment")
+    assert counts["gateway"] / (len(records) - counts["payment"]) == pytest.approx(30 / others, abs=0.01)
+    inside, outside = split(records, "payment", generator.incident)
+    assert server_error_rate(inside) == pytest.approx(0.6, abs=0.15)
+    assert server_error_rate(outside) < 0.05
+    with pytest.raises(ValueError, match="needs a run of more than"):
+        list(LogGenerator(backfill(count=100, minutes=60, seed=3, scenario=scenario)))  # 100 events in an hour
+
+
+def test_error_creep_grows_the_5xx_share_quarter_after_quarter_then_recovers():
+    generator = LogGenerator(backfill(count=60_000, minutes=40, seed=8,
+                                      scenario=make_scenario("error-creep", {"start_min": "10"})))
+    records = [e.record for e in generator]
+    quarters = [server_error_rate(q) for q in window_minutes(records, "inventory", generator.incident)]
+    assert quarters == sorted(quarters)
+    assert quarters[0] < 0.08 and quarters[-1] == pytest.approx(0.003 + 0.3 * 7 / 8, abs=0.06)
+    after = [r for r in records if r["service"] == "inventory"
+             and datetime.fromisoformat(r["timestamp"]) >= generator.incident.end]
+    assert server_error_rate(after) < 0.02  # recovered at once
+
+
+def test_new_error_brings_a_message_the_service_never_wrote_at_a_modest_rate():
+    generator = LogGenerator(backfill(count=60_000, minutes=60, seed=4,
+                                      scenario=make_scenario("new-error", {"start_min": "20"})))
+    records = [e.record for e in generator]
+    incident = generator.incident
+    template = template_pattern(NEW_ERROR_TEMPLATE)
+    known = [template_pattern(t) for t in MessageBook().templates()]
+    new = [r for r in records if template.match(r["message"])]
+    assert new and all(r["service"] == "checkout" and r["status"] == 500 and r["level"] == "ERROR" for r in new)
+    assert all(incident.start <= datetime.fromisoformat(r["timestamp"]) < incident.end for r in new)
+    assert not any(p.match(r["message"]) for r in new for p in known)  # never one of the usual messages
+    inside, outside = split(records, "checkout", incident)
+    assert len(new) / len(inside) == pytest.approx(0.04, abs=0.015)
+    assert server_error_rate(inside) == pytest.approx(server_error_rate(outside) + 0.04, abs=0.02)  # no outage
+    assert generator.config.scenario.parameters()["message_template"] == NEW_ERROR_TEMPLATE  # in the ground truth
+
+
+def test_noisy_day_has_no_incident_a_daily_volume_curve_and_isolated_blips():
+    scenario = make_scenario("noisy-day")
+    day = datetime(2026, 11, 27, tzinfo=UTC)
+    generator = LogGenerator(GeneratorConfig(count=48_000, start=day, end=day + timedelta(days=1), seed=2,
+                                             scenario=scenario))
+    records = [e.record for e in generator]
+    assert generator.incident is None
+    hours = Counter(int(r["timestamp"][11:13]) for r in records)
+    assert hours[14] / hours[2] == pytest.approx(1.6 / 0.4, rel=0.15)  # busy at 14:00 UTC, quiet at night
+    assert sum(hours.values()) == 48_000
+
+    names = tuple(p.name for p in DEFAULT_SERVICES)
+    first = int(day.timestamp() // 60)
+
+    def day_of_blips() -> list:
+        return [(m, b) for m in range(first, first + 1440) if (b := scenario.blip(2, m, names)) is not None]
+
+    blips = day_of_blips()
+    assert 30 <= len(blips) <= 60  # about two an hour
+    for service in names:
+        minutes = [m for m, b in blips if b.service == service]
+        assert all(later - earlier >= 4 for earlier, later in itertools.pairwise(minutes))  # isolated
+    assert day_of_blips() == blips  # the same every time
+    minute, blip = blips[len(blips) // 2]
+    in_blip = [r for r in records if r["service"] == blip.service and int(
+        datetime.fromisoformat(r["timestamp"]).timestamp() // 60) == minute]
+    if blip.effect.server_error_rate is not None:
+        assert server_error_rate(in_blip) > 0.05
+    else:
+        assert statistics.median(r["latency_ms"] for r in in_blip) > 2 * next(
+            p.latency_median_ms for p in DEFAULT_SERVICES if p.name == blip.service)
+
+
+def test_a_live_noisy_day_paces_by_its_volume_curve():
+    clock = {"now": datetime(2026, 11, 27, 2, 0, tzinfo=UTC).timestamp()}  # 02:00 UTC: volume about 0.48
+    config = GeneratorConfig(count=400, rate=100.0, seed=1, scenario=make_scenario("noisy-day"))
+    generator = LogGenerator(config, clock=lambda: clock["now"],
+                             sleep=lambda s: clock.__setitem__("now", clock["now"] + s))
+    began = clock["now"]
+    list(generator)
+    level = 1 + 0.6 * math.cos((2 / 24 - 14 / 24) * 2 * math.pi)
+    assert clock["now"] - began == pytest.approx(399 / (100 * level), rel=0.02)
+
+
+def test_every_scenario_is_described_and_made_from_its_defaults():
+    text = describe_scenarios()
+    for name in SCENARIOS:
+        assert f"  {name}: " in text
+        assert make_scenario(name).name == name
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -483,6 +619,8 @@ def run_cli(argv, capsys):
     (["--count", "5", "--duration", "3"], "--count or --duration, not both"),
     (["--scenario", "payment-outage", "-p", "error_rate=2"], "error_rate must be within [0, 1]"),
     (["--scenario", "payment-outage", "-p", "speed"], "expected KEY=VALUE"),
+    (["--scenario", "new-error", "-p", "status=404"], "status must be a 5xx code"),
+    (["--scenario", "noisy-day", "-p", "blips_per_hour=many"], "blips_per_hour='many' is not a float"),
 ])
 def test_wrong_arguments_give_a_clear_message_and_exit_code_2(argv, message, capsys):
     code, err = run_cli(["generate", *argv], capsys)
