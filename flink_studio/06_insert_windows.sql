@@ -29,6 +29,7 @@ FROM (SELECT service, CAST(FLOOR(ts TO MINUTE) AS TIMESTAMP(3)) AS `minute`, clo
 GROUP BY service, `minute`;
 
 INSERT INTO latency_sketch
-SELECT service, window_start, latency_bucket, COUNT(*)
-FROM TABLE(TUMBLE(TABLE logs, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
-GROUP BY service, window_start, window_end, latency_bucket;
+SELECT service, window_start,
+       LISTAGG(CONCAT(CAST(latency_bucket AS STRING), ':', CAST(logs_in_bucket AS STRING)), ',') AS `buckets`
+FROM TABLE(TUMBLE(TABLE latency_bucket_counts, DESCRIPTOR(counted_at), INTERVAL '1' MINUTE))
+GROUP BY service, window_start, window_end;

@@ -26,6 +26,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -72,6 +73,16 @@ LATENCY = _java_pattern(CONTRACT["latency_pattern"])
 
 def _limit(name: str) -> int:
     return int(os.environ.get(name.upper(), CONTRACT["defaults"][name]))
+
+
+class Limits:
+    """The contract's limits a deployment may change through its environment, read once a batch."""
+
+    __slots__ = ("clock_skew", "message_max_chars")
+
+    def __init__(self) -> None:
+        self.clock_skew = dt.timedelta(seconds=_limit("clock_skew_tolerance_s"))
+        self.message_max_chars = _limit("message_max_chars")
 
 
 class InvalidRecord(ValueError):
@@ -142,31 +153,40 @@ def _big_int(digits: str) -> int | str:
     return int(digits) if len(digits) <= 4000 else digits
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_big_int)  # json.loads builds one a call
+
+
 def _store_safe(value: Any) -> bool:
     """Whether the store takes the value as it is: keys without a leading ``$``, a ``.`` or NUL,
     integers within 64 bits, text without lone surrogates, nesting within MongoDB's 100 levels.
-    Iterative: deep values must not exhaust the stack."""
+    Iterative: deep values must not exhaust the stack. Text comes first: it is most of what records
+    carry."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list) and depth > MAX_STORED_DEPTH:
+        if isinstance(item, str):
+            if not _encodable(item):
+                return False
+        elif isinstance(item, dict | list) and depth > MAX_STORED_DEPTH:
             return False
-        if isinstance(item, dict):
+        elif isinstance(item, dict):
             for key, child in item.items():
                 if key.startswith("$") or "." in key or "\x00" in key or not _encodable(key):
                     return False
-                stack.append((child, depth + 1))
+                if not isinstance(child, str):
+                    stack.append((child, depth + 1))
+                elif not _encodable(child):
+                    return False
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str):
-            if not _encodable(item):
-                return False
         elif isinstance(item, int) and not isinstance(item, bool) and not INT64[0] <= item <= INT64[1]:
             return False
     return True
 
 
 def _encodable(text: str) -> bool:
+    if text.isascii():  # known to the string object: no scan
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from a JSON escape
@@ -179,22 +199,25 @@ def _field_text(value: Any) -> str | None:
     anything else, which no pattern of the contract accepts)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return json.dumps(value)  # digits, '.', 'e': what the number patterns look at
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # as JSON writes it
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else json.dumps(value)  # JSON's digits, '.', 'e'
     return None
 
 
-def parse_log(data: bytes, arrival: dt.datetime | None = None) -> dict[str, Any]:
+def parse_log(data: bytes, arrival: dt.datetime | None = None, limits: Limits | None = None) -> dict[str, Any]:
     """Validate one record's bytes against the contract and return the document to store (without
     ``_id``). ``arrival`` is the record's arrival in the stream: a stamp is believed up to the
     clock-skew tolerance after it; a stamp at or beyond arrival + tolerance counts at arrival +
-    tolerance, flagged ``clock_skew`` (the Flink source applies the same cap)."""
+    tolerance, flagged ``clock_skew`` (the Flink source applies the same cap). ``limits``: read from
+    the environment when not given."""
     try:
         text = data.decode("utf-8-sig")  # a UTF-8 byte order mark is allowed, as JSON parsers do
     except UnicodeDecodeError as exc:
         raise InvalidRecord(f"not UTF-8: {exc}") from exc
     try:
-        record = json.loads(text, parse_constant=_reject_constant, parse_int=_big_int)
+        record = _DECODER.decode(text)
     except RecursionError as exc:
         raise InvalidRecord("nested too deep to read") from exc
     except ValueError as exc:  # JSONDecodeError, and text after the object
@@ -231,12 +254,14 @@ def parse_log(data: bytes, arrival: dt.datetime | None = None) -> dict[str, Any]
     event_time = parse_timestamp(stamp)
     document: dict[str, Any] = {"timestamp": event_time, "timestamp_raw": stamp, "service": service,
                                 "status": int(status_text), "message": message, "latency_ms": latency}
+    limits = limits or Limits()
     if arrival is not None:
-        arrival = arrival.astimezone(dt.UTC).replace(microsecond=arrival.microsecond // 1000 * 1000)
-        cap = arrival + dt.timedelta(seconds=_limit("clock_skew_tolerance_s"))
+        if arrival.tzinfo is not dt.UTC:
+            arrival = arrival.astimezone(dt.UTC)
+        cap = arrival.replace(microsecond=arrival.microsecond // 1000 * 1000) + limits.clock_skew
         if event_time >= cap:
             document["timestamp"], document["clock_skew"] = cap, True
-    limit = _limit("message_max_chars")
+    limit = limits.message_max_chars
     if len(message) > limit:
         document.update(message=message[:limit], message_truncated=True, message_length=len(message))
     extras = {key: value for key, value in record.items() if key not in REQUIRED_FIELDS}
@@ -307,6 +332,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, 
     quarantined: list[dict[str, Any]] = []
     sequence_of: dict[str, str] = {}
     received_at = dt.datetime.now(dt.UTC)
+    limits = Limits()
     for item in items:
         event_id = item["eventID"]
         sequence_of[event_id] = item["kinesis"]["sequenceNumber"]
@@ -317,7 +343,7 @@ def handler(event: dict[str, Any], context: object) -> dict[str, list[dict[str, 
             data, reason = item["kinesis"]["data"].encode(), f"data is not base64: {exc}"
         else:
             try:
-                logs.append({**parse_log(data, metadata["arrival"]), "_id": event_id, "kinesis": metadata})
+                logs.append({**parse_log(data, metadata["arrival"], limits), "_id": event_id, "kinesis": metadata})
                 continue
             except InvalidRecord as exc:
                 reason = str(exc)

@@ -25,7 +25,7 @@ from pipeline.analysis.db import PG_SCHEMA, load_sql, query, services_params
 from pipeline.analysis.layout import prepare_raw
 from pipeline.common.times import utc_naive
 from pipeline.settings import Settings
-from pipeline.windows.sketch import bucket_value
+from pipeline.windows import sketch
 
 Source = Literal["windows", "raw"]
 Period = Literal["minute", "hour", "range"]
@@ -67,22 +67,39 @@ def latency_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime
               "quantiles": list(quantiles), **services_params(services)}
     columns = ["service", period_column, "requests", "status_5xx", *map(quantile_column, quantiles)]
     if source == "windows":
-        long = query(settings, load_sql("sketch_percentiles", pg_schema=PG_SCHEMA), params)
-        if long.empty:
-            return pd.DataFrame({name: pd.Series(dtype="float64") for name in columns}).astype(
-                {"service": "object", period_column: "datetime64[ns]", "requests": "int64", "status_5xx": "int64"})
-        long["value"] = bucket_value(long["bucket"].to_numpy(dtype="int64"))
-        long["column"] = [quantile_column(q) for q in long["quantile"].astype(float)]
-        frame = long.pivot_table(index=["service", "period", "requests", "status_5xx"], columns="column",
-                                 values="value", aggfunc="first").reset_index()
-        frame.columns.name = None
-        frame = frame.rename(columns={"period": period_column})
+        minutes = query(settings, load_sql("sketch_minutes", pg_schema=PG_SCHEMA), params)
+        frame = _sketch_percentiles(minutes, by, utc_naive(start), quantiles)
     else:
         frame = query(settings, load_sql("percentiles", raw_logs=prepare_raw(settings, start, end)), params)
         values = np.array(frame.pop("latencies").tolist(), dtype="float64").reshape(len(frame), len(quantiles))
         for i, quantile in enumerate(quantiles):
             frame[quantile_column(quantile)] = values[:, i]
-        frame = frame.rename(columns={"period": period_column})
+    frame = frame.rename(columns={"period": period_column})
     frame[period_column] = pd.to_datetime(frame[period_column])
     frame = frame.astype({"requests": "int64", "status_5xx": "int64"})
     return frame[columns].sort_values(["service", period_column]).reset_index(drop=True)
+
+
+def _sketch_percentiles(minutes: pd.DataFrame, by: Period, start: dt.datetime,
+                        quantiles: Sequence[float]) -> pd.DataFrame:
+    """Columns service, period, requests, status_5xx and one per quantile, from the per-minute rows
+    of ``sql/sketch_minutes.sql``: the minutes of each service and period merged."""
+    minute = pd.to_datetime(minutes["minute"])
+    if by == "minute":
+        period = minute
+    elif by == "hour":
+        period = minute.dt.floor("h")
+    else:
+        period = pd.Series(pd.Timestamp(start), index=minutes.index)
+    keys = pd.DataFrame({"service": minutes["service"].astype(object), "period": period})
+    grouped = keys.groupby(["service", "period"], sort=True)
+    group = grouped.ngroup().to_numpy()  # numbered in the order of grouped.size()
+    frame = grouped.size().reset_index()[["service", "period"]]
+    sums = minutes[["requests", "status_5xx"]].astype("int64").groupby(group).sum()
+    frame["requests"] = sums["requests"].to_numpy()
+    frame["status_5xx"] = sums["status_5xx"].to_numpy()
+    row, buckets, counts = sketch.decode(minutes["buckets"].tolist())
+    values = sketch.quantiles(group[row], buckets, counts, len(frame), quantiles)
+    for i, quantile in enumerate(quantiles):
+        frame[quantile_column(quantile)] = values[:, i]
+    return frame

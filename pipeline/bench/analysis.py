@@ -115,8 +115,8 @@ def _write_day_windows(settings: Settings, count: int) -> int:
     stored logs; skipped when the day's sketch already counts ``count`` logs. Returns the sketch rows."""
     day_end = DAY + dt.timedelta(days=1)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT coalesce(sum(count), 0), count(*) FROM latency_sketch "
-                    "WHERE window_start >= %s AND window_start < %s", (DAY, day_end))
+        cur.execute("SELECT coalesce(sum(count), 0), count(DISTINCT (service, window_start)) "
+                    "FROM latency_sketch_buckets WHERE window_start >= %s AND window_start < %s", (DAY, day_end))
         counted, rows = cur.fetchone()
     conn.close()
     if counted == count:
@@ -141,12 +141,12 @@ def _write_day_windows(settings: Settings, count: int) -> int:
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table in ("latency_sketch", "service_minute_stats"):
             cur.execute(f"DELETE FROM {table} WHERE window_start >= %s AND window_start < %s", (DAY, day_end))
-        execute_values(cur, "INSERT INTO latency_sketch (service, window_start, bucket, count) VALUES %s",
-                       [(r.service, r.minute.to_pydatetime(), int(r.bucket), int(r.count))
-                        for r in buckets.itertuples()], page_size=10_000)
+        execute_values(cur, "INSERT INTO latency_sketch (service, window_start, buckets) VALUES %s",
+                       [(service, minute.to_pydatetime(), sketch.encode(part["bucket"], part["count"]))
+                        for (service, minute), part in buckets.groupby(["service", "minute"])], page_size=10_000)
         _insert_minute_stats(cur, stats)
     conn.close()
-    return len(buckets)
+    return int(buckets.groupby(["service", "minute"]).ngroups)
 
 
 def _day_percentiles(case: Settings, count: int) -> list[Result]:

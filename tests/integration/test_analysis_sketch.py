@@ -47,11 +47,11 @@ def loaded(stack, unique_name):
             stats.append((name, minute, minute + M, n, 0, status_5xx, status_5xx / n, float(latency.mean()),
                           float(latency.max()), 0))
             buckets, counts = np.unique(sketch.bucket_of(latency), return_counts=True)
-            rows += [(name, minute, int(b), int(c)) for b, c in zip(buckets, counts, strict=True)]
+            rows.append((name, minute, sketch.encode(buckets, counts)))
             exact += [(name, minute, float(v)) for v in latency]
     schema.apply(stack)
     with psycopg2.connect(**stack.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.executemany("INSERT INTO latency_sketch VALUES (%s, %s, %s, %s)", rows)
+        cur.executemany("INSERT INTO latency_sketch VALUES (%s, %s, %s)", rows)
         cur.executemany("INSERT INTO service_minute_stats VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", stats)
     conn.close()
     yield stack, base, pd.DataFrame(exact, columns=["service", "minute", "latency"]), unique_name

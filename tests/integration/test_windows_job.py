@@ -112,7 +112,7 @@ def _tables(settings, prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _sketch(settings, prefix: str) -> pd.DataFrame:
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT service, window_start, bucket, count FROM latency_sketch WHERE service LIKE %s "
+        cur.execute("SELECT service, window_start, bucket, count FROM latency_sketch_buckets WHERE service LIKE %s "
                     "ORDER BY 1, 2, 3", (prefix + "-%",))
         return pd.DataFrame(cur.fetchall(), columns=["service", "window_start", "bucket", "count"])
 

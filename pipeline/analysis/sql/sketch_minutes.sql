@@ -1,0 +1,19 @@
+-- Per service and minute of [:start_ts, :end_ts): the window's requests and 5xx answers
+-- (service_minute_stats) and its latency sketch (latency_sketch.buckets, 'bucket:count' pairs;
+-- NULL when the minute has none). The quantiles are computed from these rows
+-- (pipeline/windows/sketch.py): one row per service-minute, whatever the number of logs.
+SELECT s.service, s.window_start AS minute, s.requests, s.status_5xx, k.buckets
+FROM (
+    SELECT service, window_start, requests, status_5xx
+    FROM postgresql.${pg_schema}.service_minute_stats
+    WHERE window_start >= CAST(:start_ts AS timestamp(3))
+      AND window_start < CAST(:end_ts AS timestamp(3))
+      AND (:all_services OR service IN :services)
+) s
+LEFT JOIN (
+    SELECT service, window_start, buckets
+    FROM postgresql.${pg_schema}.latency_sketch
+    WHERE window_start >= CAST(:start_ts AS timestamp(3))
+      AND window_start < CAST(:end_ts AS timestamp(3))
+      AND (:all_services OR service IN :services)
+) k ON k.service = s.service AND k.window_start = s.window_start
