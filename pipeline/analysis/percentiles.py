@@ -6,7 +6,9 @@ Two sources answer the same question:
   logarithmic buckets, ``pipeline/windows/sketch.py``). Every quantile is within 1% (relative) of
   the exact value of the logs the windows counted, and the cost depends on the number of minutes
   and services asked, not on the number of logs: a day of a million logs is a fraction of a second.
-  Requests and 5xx answers come from ``service_minute_stats``.
+  Requests and 5xx answers come from ``service_minute_stats``. Per minute, p50/p95/p99 are read
+  as PostgreSQL stored them with each sketch row (the same walk); other quantiles, and hours or
+  ranges, merge the sketches here (``pipeline.windows.sketch.quantiles``).
 - ``raw``: Trino's ``approx_percentile`` over the raw logs in MongoDB (a t-digest, within about 1% of
   rank), for logs the windows did not count (late ones) or a check of the windows. It reads every
   log of the range through FerretDB: minutes for a day.
@@ -30,6 +32,7 @@ from pipeline.windows import sketch
 Source = Literal["windows", "raw"]
 Period = Literal["minute", "hour", "range"]
 DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
+STORED_QUANTILES = (0.5, 0.95, 0.99)  # latency_sketch's columns p50, p95, p99 (computed by PostgreSQL)
 PERCENTILE_COLUMNS = ("service", "minute", "requests", "status_5xx", "p50", "p95", "p99")
 
 
@@ -66,8 +69,13 @@ def latency_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime
     params = {"start_ts": utc_naive(start), "end_ts": utc_naive(end), "period_unit": by,
               "quantiles": list(quantiles), **services_params(services)}
     columns = ["service", period_column, "requests", "status_5xx", *map(quantile_column, quantiles)]
-    if source == "windows":
-        minutes = query(settings, load_sql("sketch_minutes", pg_schema=PG_SCHEMA), params)
+    if source == "windows" and by == "minute" and set(quantiles) <= set(STORED_QUANTILES):
+        stored = ", ".join(f"k.{quantile_column(q)}" for q in STORED_QUANTILES)
+        frame = query(settings, load_sql("sketch_minutes", pg_schema=PG_SCHEMA, sketch_columns=stored), params)
+        frame = frame.rename(columns={"minute": "period"})
+    elif source == "windows":
+        minutes = query(settings, load_sql("sketch_minutes", pg_schema=PG_SCHEMA, sketch_columns="k.buckets"),
+                        params)
         frame = _sketch_percentiles(minutes, by, utc_naive(start), quantiles)
     else:
         frame = query(settings, load_sql("percentiles", raw_logs=prepare_raw(settings, start, end)), params)
@@ -76,7 +84,8 @@ def latency_percentiles(settings: Settings, start: dt.datetime, end: dt.datetime
             frame[quantile_column(quantile)] = values[:, i]
     frame = frame.rename(columns={"period": period_column})
     frame[period_column] = pd.to_datetime(frame[period_column])
-    frame = frame.astype({"requests": "int64", "status_5xx": "int64"})
+    frame = frame.astype({"requests": "int64", "status_5xx": "int64",  # NULL quantiles: NaN, not None
+                          **{quantile_column(q): "float64" for q in quantiles}})
     return frame[columns].sort_values(["service", period_column]).reset_index(drop=True)
 
 

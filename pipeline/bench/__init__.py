@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from pipeline.bench import analysis, detection, flink, ingest, ingest_generator, masking
+from pipeline.bench import analysis, detection, detection_week, flink, ingest, ingest_generator, masking
 from pipeline.bench.result import Result
 from pipeline.settings import Settings
 
@@ -24,6 +24,7 @@ SUITES: tuple[ModuleType, ...] = (
     analysis,  # Trino drill-down and percentiles next to pull-and-join in pandas
     masking,  # masking adversarial messages, next to the old (quadratic) rules
     detection,  # incidents found in simulated scenarios, next to the ground truth
+    detection_week,  # incident detection over a week of windows, next to its target
 )
 
 

@@ -30,6 +30,7 @@ from pipeline.generate.traffic import DEFAULT_SERVICES, GATEWAY_TIMEOUT, STATUS_
 from pipeline.generate.volume import VolumeWarp
 
 MINUTE_FIGURES = ("service", "minute", "requests", "status_5xx", "p50", "p95", "p99")
+EVENT_COLUMNS = ("service", "minute", "failed", "latency_ms")
 QUANTILES = (0.50, 0.95, 0.99)
 MS_PER_MINUTE = 60_000
 _SEED_SALT = 0x51_4D  # the simulation's numpy stream: not the generator's, so never mistaken for it
@@ -40,23 +41,27 @@ _LONGEST_MS = float((1 << _CENTS_BITS) - 1) / 100  # about 127 days: no latency 
 @dataclass(frozen=True)
 class SimulatedRun:
     """``minutes``: one row per service and minute with requests (columns ``MINUTE_FIGURES``, minute
-    naive UTC, as the windows hold them); ``incident``: the ground truth."""
+    naive UTC, as the windows hold them); ``incident``: the ground truth; ``events``, when asked
+    for: one row per log (columns ``EVENT_COLUMNS``), for whoever builds other per-minute figures
+    (a latency sketch) from the same draws."""
 
     minutes: pd.DataFrame
     incident: Incident | None
+    events: pd.DataFrame | None = None
 
 
 def simulate(scenario: Scenario, *, seed: int, start: datetime, hours: float, rate: float,
-             services: tuple[ServiceProfile, ...] = DEFAULT_SERVICES) -> SimulatedRun:
+             services: tuple[ServiceProfile, ...] = DEFAULT_SERVICES, keep_events: bool = False) -> SimulatedRun:
     """A backfill of ``hours`` from ``start`` at ``rate`` events a second on average."""
     count = max(1, round(rate * hours * 3600))
     config = GeneratorConfig(count=count, start=start, end=start + timedelta(hours=hours), seed=seed,
                              scenario=scenario, services=services)
-    return simulate_config(config)
+    return simulate_config(config, keep_events=keep_events)
 
 
-def simulate_config(config: GeneratorConfig) -> SimulatedRun:
-    """The per-minute figures of the backfill ``config`` describes (live runs are not simulated)."""
+def simulate_config(config: GeneratorConfig, *, keep_events: bool = False) -> SimulatedRun:
+    """The per-minute figures of the backfill ``config`` describes (live runs are not simulated);
+    with ``keep_events``, every log's service, minute, 5xx flag and latency too."""
     if not config.backfill:
         raise ValueError("only a backfill (start and end) can be simulated")
     assert config.start is not None and config.end is not None and config.count is not None
@@ -83,8 +88,14 @@ def simulate_config(config: GeneratorConfig) -> SimulatedRun:
     if config.bad_fraction:
         keep = rng.random(count) >= config.bad_fraction
         service, at_ms, failed, cents = service[keep], at_ms[keep], failed[keep], cents[keep]
-    minutes = _per_minute(profiles, service, at_ms // MS_PER_MINUTE, failed, cents)
-    return SimulatedRun(minutes, incident)
+    minute = at_ms // MS_PER_MINUTE
+    minutes = _per_minute(profiles, service, minute, failed, cents)
+    events = None
+    if keep_events:
+        names = np.array([p.name for p in profiles], dtype=object)
+        events = pd.DataFrame({"service": names[service], "minute": pd.to_datetime(minute * MS_PER_MINUTE, unit="ms"),
+                               "failed": failed.astype(bool), "latency_ms": cents / 100.0})
+    return SimulatedRun(minutes, incident, events)
 
 
 def latency_quantiles(groups: np.ndarray, cents: np.ndarray, group_count: int,

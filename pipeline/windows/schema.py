@@ -29,6 +29,7 @@ from psycopg2 import sql
 from pipeline.common.errors import WorkbenchError
 from pipeline.common.templates import NamedTemplate
 from pipeline.settings import Settings
+from pipeline.windows import sketch
 
 MIGRATIONS_DIR = Path(__file__).parent / "sql" / "migrations"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -84,6 +85,7 @@ def _values(conn: psycopg2.extensions.connection, settings: Settings) -> dict[st
         "reader_role": quoted(sql.Literal(settings.trino_reader_user)),
         "reader_ident": quoted(sql.Identifier(settings.trino_reader_user)),
         "database": quoted(sql.Identifier(settings.postgres_database)),
+        **sketch.sql_values(),
     }
 
 

@@ -43,8 +43,10 @@ def bucket_value(buckets: np.ndarray | int) -> np.ndarray:
 
 
 def sql_values() -> dict[str, str]:
-    """The mapping's constants as the source paragraph's placeholders (SQL numeric literals)."""
-    return {"sketch_ln_gamma": repr(LN_GAMMA), "sketch_min_ms": repr(MIN_MS), "sketch_zero_bucket": str(ZERO_BUCKET)}
+    """The mapping's constants as placeholders (SQL numeric literals) of the source paragraph and of
+    the schema's migrations."""
+    return {"sketch_ln_gamma": repr(LN_GAMMA), "sketch_gamma": repr(GAMMA), "sketch_min_ms": repr(MIN_MS),
+            "sketch_zero_bucket": str(ZERO_BUCKET)}
 
 
 def encode(buckets: Sequence[int] | np.ndarray, counts: Sequence[int] | np.ndarray) -> str:

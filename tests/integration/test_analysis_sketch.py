@@ -58,10 +58,10 @@ def loaded(stack, unique_name):
     delete_services(stack, unique_name)
 
 
-def _assert_within(got: pd.DataFrame, exact: pd.DataFrame, key: str) -> None:
+def _assert_within(got: pd.DataFrame, exact: pd.DataFrame, key: str, quantiles: tuple = QUANTILES) -> None:
     groups = exact.groupby(["service", key])["latency"]
     want = groups.apply(lambda v: pd.Series(
-        {sketch_q: np.percentile(v.to_numpy(), sketch_q * 100, method="lower") for sketch_q in QUANTILES}))
+        {sketch_q: np.percentile(v.to_numpy(), sketch_q * 100, method="lower") for sketch_q in quantiles}))
     want = want.unstack().reset_index()
     counts = groups.size().rename("count").reset_index()
     merged = got.merge(want, on=["service", key], suffixes=("", "_exact")).merge(counts, on=["service", key])
@@ -69,7 +69,7 @@ def _assert_within(got: pd.DataFrame, exact: pd.DataFrame, key: str) -> None:
     assert (merged["requests"] == merged["count"]).all()
     judged = merged[merged["count"] >= 20]
     assert len(judged) > 0
-    for q in QUANTILES:
+    for q in quantiles:
         column = f"p{q * 100:.10g}"
         exact_q, sketch_q = judged[q].to_numpy(), judged[column].to_numpy()
         error = np.where(exact_q == 0, sketch_q, np.abs(sketch_q - exact_q) / np.where(exact_q == 0, 1, exact_q))
@@ -96,6 +96,21 @@ def test_sketch_percentiles_are_within_the_relative_accuracy_per_minute_hour_and
 
     only_db = latency_percentiles(settings, base, end, [f"{prefix}-db"])
     assert set(only_db["service"]) == {f"{prefix}-db"} and len(only_db) == 120
+
+
+def test_postgresql_stores_the_same_p50_p95_p99_per_minute_as_the_merge_computes(loaded):
+    """The default per-minute figures come from latency_sketch's generated columns (PostgreSQL's
+    walk); asked with another quantile, the same minutes are merged in numpy: both agree."""
+    settings, base, exact, _prefix = loaded
+    services = sorted(exact["service"].unique())
+    end = base + 120 * M
+    stored = latency_percentiles(settings, base, end, services)
+    merged = latency_percentiles(settings, base, end, services, quantiles=(0.5, 0.95, 0.99, 0.75))
+    assert list(stored.columns) == ["service", "minute", "requests", "status_5xx", "p50", "p95", "p99"]
+    assert len(stored) == len(merged) == 3 * 120
+    for column in ("p50", "p95", "p99"):
+        np.testing.assert_allclose(stored[column].to_numpy(), merged[column].to_numpy(), rtol=1e-9)
+    _assert_within(stored, exact, "minute", quantiles=(0.5, 0.95, 0.99))
 
 
 def test_the_cli_writes_csv_and_json_for_schedulers(loaded, capsys):
