@@ -7,8 +7,10 @@ never pasted into the text. Only identifiers the code derives itself (catalog/sc
 names from the settings, the hourly bucket collections found in MongoDB) are spliced in, quoted.
 
 Modules: ``db`` (engine, query runner), ``layout`` (where raw logs live, the Trino ``_schema``),
-``trends``, ``percentiles``, ``drilldown``, ``patterns``, ``incidents``, ``reconcile`` (raw logs
-and windows, minute by minute: do they add up?).
+``trends``, ``percentiles`` (from the windows' latency sketch, or from the raw logs), ``drilldown``,
+``patterns``, ``incidents`` (departures from each service's own baseline) with ``changepoints``
+(the likelihood-ratio scans it uses), ``scoreboard`` (the detector scored against the generator's
+ground truth), ``reconcile`` (raw logs and windows, minute by minute: do they add up?).
 """
 
 from pipeline.analysis.drilldown import drilldown, worst_windows

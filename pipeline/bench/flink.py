@@ -101,7 +101,7 @@ def throughput(settings: Settings, scale: float) -> list[Result]:
     return [
         Result("flink: put into Kinesis (setup)", n / put_s, "records/s", "", f"{n:,} records in {put_s:.1f} s"),
         Result("flink: steady read rate", n / steady_s, "records/s", f"target {TARGET_RPS:,}",
-               f"{bound}first -> last record read, {steady_s:.1f} s (1 s metric polls); {note}"),
+               f"{bound}first -> last record read, {steady_s:.1f} s (0.5 s metric polls); {note}"),
         Result("flink: into both tables", n / flowing_s, "records/s", f"target {TARGET_RPS:,}",
                f"first record read -> both tables final, {flowing_s:.1f} s (incl. {QUIET_POLLS} quiet polls "
                "of drain detection, the drain and the last flush)"),

@@ -26,7 +26,7 @@ def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     began = time.monotonic()
-    path = report.make_report(settings, args.start, args.end, args.services, args.output)
+    path = report.make_report(settings, args.start, args.end, args.services, args.output, args.source)
     print(f"report written in {time.monotonic() - began:.0f} s: {path}")
     return 0
 
@@ -39,4 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--end", required=True, type=iso_moment, metavar="TIME", help="ISO-8601 (excluded)")
     cmd.add_argument("--services", nargs="*", default=None, help="only these services (default: all)")
     cmd.add_argument("--output", type=Path, default=None, help="HTML file (default: reports/incident-report-...)")
+    cmd.add_argument("--source", choices=("windows", "raw"), default="windows",
+                     help="per-minute figures from the Flink job's windows (default; the raw logs when the "
+                          "windows hold nothing of the range, which the report says) or from every raw log")
     cmd.set_defaults(func=_cmd_report)

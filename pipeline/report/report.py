@@ -47,8 +47,10 @@ def count_raw_logs(settings: Settings, start: dt.datetime, end: dt.datetime) -> 
 
 
 def make_report(settings: Settings, start: dt.datetime, end: dt.datetime, services: list[str] | None = None,
-                output: Path | None = None) -> Path:
-    """Run notebook 6 for [start, end) with these settings' profile; returns the HTML file's path."""
+                output: Path | None = None, source: str = "windows") -> Path:
+    """Run notebook 6 for [start, end) with these settings' profile; returns the HTML file's path.
+    ``source``: where the per-minute figures come from, ``windows`` (the report says so when the
+    windows hold nothing of the range and it reads the raw logs instead) or ``raw``."""
     check_range(start, end)
     check_stack(settings)
     if count_raw_logs(settings, start, end) == 0:
@@ -60,6 +62,7 @@ def make_report(settings: Settings, start: dt.datetime, end: dt.datetime, servic
     html.parent.mkdir(parents=True, exist_ok=True)
     # The incidents also go beside the report as JSON, for whatever reads reports automatically.
     executed = execute("06", {"start": start.isoformat(), "end": end.isoformat(), "services": services or [],
-                              "profile": settings.profile, "incidents_out": str(html.with_suffix(".incidents.json"))},
+                              "profile": settings.profile, "source": source,
+                              "incidents_out": str(html.with_suffix(".incidents.json"))},
                        output=OUTPUT_DIR / f"06_incident_report-{stamp}.ipynb", settings=settings)
     return export_html(executed, html)

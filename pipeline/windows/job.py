@@ -35,7 +35,7 @@ from pipeline.windows import schema
 from pipeline.windows.paragraphs import local_values, paragraphs
 from pipeline.windows.runtime import create_table_env
 
-POLL_S = 1.0
+POLL_S = 0.5  # the REST metrics are refreshed as often (runtime.py)
 QUIET_POLLS = 3  # consecutive polls without a new record before a caught-up stream counts as drained
 
 

@@ -72,8 +72,8 @@ def create_table_env(settings: Settings, job_name: str, parallelism: int | None 
     idle_ms = 0 if bounded else round(settings.flink_source_idle_timeout_s * 1000)
     config.set("table.exec.source.idle-timeout", f"{idle_ms} ms")
     # The REST API's metrics are cached for 10 s by default: the bounded job's drain detection and
-    # the benchmark's read times poll them every second.
-    config.set("metrics.fetcher.update-interval", "1000")
+    # the benchmark's read times poll them every half second (pipeline/windows/job.py's POLL_S).
+    config.set("metrics.fetcher.update-interval", "500")
     # Fault tolerance: a sink that cannot write (PostgreSQL restarted) fails the job after the JDBC
     # sink's own retries; the job then restarts from its last checkpoint (read positions, open
     # windows), again and again with backoff until the database is back. Rows already written are

@@ -22,12 +22,12 @@ from pipeline.analysis import (
     top_patterns,
     worst_windows,
 )
-from pipeline.analysis.layout import SCHEMA_COLLECTION
 from pipeline.analysis.patterns import mask_message
 from pipeline.bench.masking import adversarial_message
 from pipeline.ingest.buckets import bucket_name
 from pipeline.ingest.runtime import load_handler
 from pipeline.windows import schema
+from tests.fixtures.mongodb import drop_collections
 
 pytestmark = pytest.mark.stack
 
@@ -42,12 +42,7 @@ def case(stack, unique_name):
     settings = stack.model_copy(update={"mongodb_database": DATABASE, "raw_collection": unique_name})
     base = dt.datetime(2031, 1, 1) + dt.timedelta(hours=random.randrange(24 * 3000))
     yield settings, base
-    with MongoClient(settings.mongo_uri) as client:
-        db = client[DATABASE]
-        for name in db.list_collection_names():
-            if name.startswith(unique_name):
-                db.drop_collection(name)
-        db[SCHEMA_COLLECTION].delete_many({"table": {"$regex": f"^{unique_name}"}})
+    drop_collections(settings, DATABASE, unique_name)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table in ("error_summary", "service_minute_stats"):
             cur.execute(f"DELETE FROM {table} WHERE window_start >= %s AND window_start < %s",

@@ -13,12 +13,12 @@ import pytest
 from pymongo import MongoClient
 
 from pipeline import cli
-from pipeline.analysis.layout import SCHEMA_COLLECTION
 from pipeline.analysis.reconcile import reconcile
 from pipeline.ingest.buckets import bucket_name
 from pipeline.ingest.runtime import load_handler
 from pipeline.settings import PROJECT_ROOT
 from pipeline.windows import schema
+from tests.fixtures.mongodb import drop_collections
 
 pytestmark = pytest.mark.stack
 
@@ -37,12 +37,7 @@ def case(stack, unique_name):
     base = dt.datetime(2035, 1, 1) + dt.timedelta(hours=random.randrange(24 * 3000))
     services = [f"{unique_name}-auth", f"{unique_name}-pay"]
     yield settings, base, services
-    with MongoClient(settings.mongo_uri) as client:
-        db = client[DATABASE]
-        for name in db.list_collection_names():
-            if name.startswith(unique_name):
-                db.drop_collection(name)
-        db[SCHEMA_COLLECTION].delete_many({"table": {"$regex": f"^{unique_name}"}})
+    drop_collections(settings, DATABASE, unique_name)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM service_minute_stats WHERE service = ANY(%s)", (services,))
         cur.execute("DELETE FROM minute_arrivals WHERE service = ANY(%s)", (services,))

@@ -18,6 +18,7 @@ from pipeline.common import aws
 from pipeline.generate.generator import GeneratorConfig, generate
 from pipeline.generate.producer import KinesisProducer, kinesis_client
 from pipeline.stack.ferretdb import FerretDBService
+from tests.fixtures.mongodb import drop_collections
 
 pytestmark = pytest.mark.stack
 RECORDS = 50_000
@@ -77,11 +78,7 @@ def test_a_store_killed_during_an_ingest_loses_and_doubles_nothing(stack, unique
         if not ferretdb.running():
             ferretdb.start()
         aws.client(settings, "kinesis").delete_stream(StreamName=unique_name)
-        with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=10_000) as client:
-            database = client[settings.mongodb_database]
-            for name in database.list_collection_names():
-                if name.startswith(unique_name):
-                    database.drop_collection(name)
+        drop_collections(settings, settings.mongodb_database, unique_name)
 
 
 def _ready(service: FerretDBService) -> bool:

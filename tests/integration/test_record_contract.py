@@ -16,6 +16,7 @@ from pipeline import ingest, windows
 from pipeline.common import aws
 from pipeline.windows.tables import delete_services
 from tests.fixtures.contract_corpus import corpus
+from tests.fixtures.mongodb import drop_collections
 from tests.fixtures.windows import window_counts
 
 pytestmark = pytest.mark.stack
@@ -54,11 +55,7 @@ def _stored(settings, prefix: str) -> tuple[Counter, Counter, int]:
 
 def _cleanup(settings, prefix: str) -> None:
     aws.client(settings, "kinesis").delete_stream(StreamName=settings.stream_name)
-    with MongoClient(settings.mongo_uri) as client:
-        database = client[settings.mongodb_database]
-        for name in database.list_collection_names():
-            if name.startswith(settings.raw_collection):
-                database.drop_collection(name)
+    drop_collections(settings, settings.mongodb_database, settings.raw_collection)
     delete_services(settings, prefix)
 
 

@@ -26,13 +26,12 @@ from typing import Any
 
 import boto3
 import pytest
-from pymongo import MongoClient
 
-from pipeline.analysis.layout import SCHEMA_COLLECTION
 from pipeline.report import make_report
 from pipeline.report.notebooks import OUTPUT_DIR
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.windows.tables import delete_services
+from tests.fixtures.mongodb import drop_collections
 from tests.notebooks.test_report import dump_dom
 
 pytestmark = pytest.mark.stack
@@ -167,12 +166,7 @@ def payload_report(stack, tmp_path_factory):
         yield payloads(token), output
     finally:
         kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
-        with MongoClient(settings.mongo_uri) as client:
-            database = client[DATABASE]
-            for collection in database.list_collection_names():
-                if collection.startswith(name):
-                    database.drop_collection(collection)
-            database[SCHEMA_COLLECTION].delete_many({"table": {"$regex": f"^{name}"}})
+        drop_collections(settings, DATABASE, name)
         delete_services(settings, token)
         # what the trigger, the job and the report leave behind, all named after this run
         shutil.rmtree(settings.var_dir / "trigger" / settings.function_name, ignore_errors=True)
