@@ -39,13 +39,14 @@ from pipeline.analysis import drilldown, latency_percentiles, reconcile
 from pipeline.analysis.db import PG_SCHEMA, load_sql, query, quote_ident, services_params
 from pipeline.analysis.layout import ensure_trino_schema, raw_relation
 from pipeline.bench.result import Result, timed
+from pipeline.bench.window_rows import insert_minute_stats, insert_sketches, minute_stats
 from pipeline.common.times import utc_naive
 from pipeline.generate.generator import GeneratorConfig, generate
 from pipeline.generate.scenarios import make_scenario
 from pipeline.ingest.buckets import bucket_hours, bucket_name
 from pipeline.ingest.runtime import load_handler
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.windows import schema, sketch
+from pipeline.windows import schema
 
 DATABASE = "bench_analysis"
 DAY = dt.datetime(2030, 6, 1)
@@ -134,19 +135,14 @@ def _write_day_windows(settings: Settings, count: int) -> int:
         fields["status"].append(doc["status"])
         fields["latency_ms"].append(doc["latency_ms"])
     logs = pd.DataFrame(fields)
-    logs["bucket"] = sketch.bucket_of(logs["latency_ms"].to_numpy())
-    buckets = logs.groupby(["service", "minute", "bucket"]).size().reset_index(name="count")
     logs["skewed"] = False
-    stats = _minute_stats(logs)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table in ("latency_sketch", "service_minute_stats"):
             cur.execute(f"DELETE FROM {table} WHERE window_start >= %s AND window_start < %s", (DAY, day_end))
-        execute_values(cur, "INSERT INTO latency_sketch (service, window_start, buckets) VALUES %s",
-                       [(service, minute.to_pydatetime(), sketch.encode(part["bucket"], part["count"]))
-                        for (service, minute), part in buckets.groupby(["service", "minute"])], page_size=10_000)
-        _insert_minute_stats(cur, stats)
+        rows = insert_sketches(cur, logs)
+        insert_minute_stats(cur, minute_stats(logs))
     conn.close()
-    return int(buckets.groupby(["service", "minute"]).ngroups)
+    return rows
 
 
 def _day_percentiles(case: Settings, count: int) -> list[Result]:
@@ -172,37 +168,17 @@ def _day_percentiles(case: Settings, count: int) -> list[Result]:
     ]
 
 
-def _minute_stats(logs: pd.DataFrame) -> pd.DataFrame:
-    """``service_minute_stats`` of logs (columns service, minute, status, latency_ms, skewed), as the
-    Flink job computes them."""
-    grouped = logs.groupby(["service", "minute"])
-    return pd.DataFrame({"requests": grouped.size(),
-                         "status_4xx": grouped["status"].apply(lambda s: int(((s >= 400) & (s < 500)).sum())),
-                         "status_5xx": grouped["status"].apply(lambda s: int((s >= 500).sum())),
-                         "avg_latency": grouped["latency_ms"].mean(), "max_latency": grouped["latency_ms"].max(),
-                         "skewed": grouped["skewed"].sum()}).reset_index()
-
-
-def _insert_minute_stats(cur, stats: pd.DataFrame) -> None:  # noqa: ANN001
-    minute = dt.timedelta(minutes=1)
-    execute_values(cur, "INSERT INTO service_minute_stats (service, window_start, window_end, requests, "
-                   "status_4xx, status_5xx, error_rate, avg_latency, max_latency, clock_skewed) VALUES %s",
-                   [(r.service, r.minute.to_pydatetime(), r.minute.to_pydatetime() + minute, int(r.requests),
-                     int(r.status_4xx), int(r.status_5xx), r.status_5xx / r.requests, float(r.avg_latency),
-                     float(r.max_latency), int(r.skewed)) for r in stats.itertuples()], page_size=10_000)
-
-
 def _write_minute_tables(settings: Settings, start: dt.datetime, end: dt.datetime) -> int:
     """``service_minute_stats`` and ``minute_arrivals`` for [start, end) from the stored logs of that
     range, as the Flink job computes them (no record late); returns the rows written per table."""
     logs = _pull_logs(settings, start, end, [bucket_name(settings, start)])
     logs["minute"] = logs["timestamp"].dt.floor("min")
     logs["skewed"] = logs["clock_skew"].fillna(False).astype(bool) if "clock_skew" in logs else False
-    stats = _minute_stats(logs)
+    stats = minute_stats(logs)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table, column in (("service_minute_stats", "window_start"), ("minute_arrivals", "minute")):
             cur.execute(f"DELETE FROM {table} WHERE {column} >= %s AND {column} < %s", (start, end))
-        _insert_minute_stats(cur, stats)
+        insert_minute_stats(cur, stats)
         execute_values(cur, "INSERT INTO minute_arrivals (service, minute, received, clock_skewed) VALUES %s",
                        [(r.service, r.minute.to_pydatetime(), int(r.requests), int(r.skewed))
                         for r in stats.itertuples()])

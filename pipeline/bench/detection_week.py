@@ -18,16 +18,16 @@ import statistics
 
 import numpy as np
 import psycopg2
-from psycopg2.extras import execute_values
 
 from pipeline.analysis import latency_percentiles
 from pipeline.analysis.incidents import detect_incidents
 from pipeline.analysis.scoreboard import place_incident, score_incidents
 from pipeline.bench.result import Result, timed
+from pipeline.bench.window_rows import insert_minute_stats, insert_sketches, minute_stats
 from pipeline.generate.scenarios import make_scenario
 from pipeline.generate.simulate import SimulatedRun, simulate
 from pipeline.settings import Settings
-from pipeline.windows import schema, sketch
+from pipeline.windows import schema
 
 WEEK_START = dt.datetime(2031, 6, 2)  # a Monday, clear of the other benchmarks' and the tests' ranges
 DAYS = 7
@@ -35,7 +35,6 @@ LOGS_PER_DAY = 1_000_000
 TARGET_S = 5.0
 RUNS = 3
 SEED = 7
-MINUTE = dt.timedelta(minutes=1)
 
 
 def _simulated(count: int) -> SimulatedRun:
@@ -62,23 +61,13 @@ def _write_week(settings: Settings, run: SimulatedRun, end: dt.datetime) -> None
     """The week's rows of both tables, replacing whatever the range held."""
     events = run.events
     assert events is not None
-    events = events.assign(bucket=sketch.bucket_of(events["latency_ms"].to_numpy()))
-    stats = events.groupby(["service", "minute"]).agg(
-        requests=("failed", "size"), status_5xx=("failed", "sum"),
-        avg_latency=("latency_ms", "mean"), max_latency=("latency_ms", "max")).reset_index()
-    pairs = events.groupby(["service", "minute", "bucket"]).size().rename("count").reset_index()
-    sketches = [(service, minute.to_pydatetime(), sketch.encode(part["bucket"], part["count"]))
-                for (service, minute), part in pairs.groupby(["service", "minute"], sort=False)]
+    # the simulation knows 5xx or not: a 5xx answer is a 500, anything else a 200
+    logs = events.assign(status=np.where(events["failed"], 500, 200), skewed=False)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         for table in ("service_minute_stats", "latency_sketch"):
             cur.execute(f"DELETE FROM {table} WHERE window_start >= %s AND window_start < %s", (WEEK_START, end))
-        execute_values(cur, "INSERT INTO service_minute_stats (service, window_start, window_end, requests, "
-                       "status_4xx, status_5xx, error_rate, avg_latency, max_latency, clock_skewed) VALUES %s",
-                       [(r.service, r.minute.to_pydatetime(), r.minute.to_pydatetime() + MINUTE, int(r.requests),
-                         0, int(r.status_5xx), r.status_5xx / r.requests, float(r.avg_latency),
-                         float(r.max_latency), 0) for r in stats.itertuples()], page_size=10_000)
-        execute_values(cur, "INSERT INTO latency_sketch (service, window_start, buckets) VALUES %s", sketches,
-                       page_size=10_000)
+        insert_minute_stats(cur, minute_stats(logs))
+        insert_sketches(cur, logs)
     conn.close()
 
 
