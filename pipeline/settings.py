@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         description="a record stamped this long or longer after its arrival in the stream counts at arrival "
                     "+ this, flagged clock_skew")
 
+    # --- template mining -------------------------------------------------------------------------
+    mining_settle_s: int = Field(
+        default=120, ge=0, le=7 * 24 * 3600,
+        description="the template miner mines a minute once it is this long (plus watermark_bound_s) in the "
+                    "past: logs stored later than that are not mined, as the windows do not count late logs")
+
     # --- Flink jobs ------------------------------------------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,
                                    description="how late (s) a record may be and still count")

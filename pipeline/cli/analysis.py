@@ -1,4 +1,5 @@
-"""``python -m pipeline analysis percentiles``: latency percentiles for scripts and schedulers."""
+"""``python -m pipeline analysis percentiles`` (latency percentiles) and the template commands of
+``pipeline.cli.patterns``, for scripts and schedulers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import pandas as pd
 
 from pipeline.analysis.percentiles import DEFAULT_QUANTILES, latency_percentiles
+from pipeline.cli import patterns
 from pipeline.cli.args import fraction, iso_moment
 from pipeline.settings import Settings
 
@@ -54,7 +56,7 @@ def _cmd_percentiles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    group = sub.add_parser("analysis", help="analysis for scripts and schedulers (percentiles)",
+    group = sub.add_parser("analysis", help="percentiles, template mining, patterns, why, values",
                            description="Analysis commands; see each one's --help.")
     commands = group.add_subparsers(dest="analysis_command", required=True, metavar="ANALYSIS")
     cmd = commands.add_parser("percentiles", help="latency percentiles per service and minute/hour/range",
@@ -73,3 +75,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--format", choices=["table", "csv", "json"], default="table",
                      help="table (default), csv (header, ISO-8601 UTC times) or json")
     cmd.set_defaults(func=_cmd_percentiles)
+    patterns.register(commands)

@@ -1,0 +1,4 @@
+-- The text of some mined templates.
+SELECT template_id, template
+FROM postgresql.${pg_schema}.log_templates
+WHERE template_id IN :ids
