@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from pipeline.analysis.drain import Miner
 from pipeline.analysis.pattern_stats import MAX_FIELD_VALUES
 
@@ -72,16 +74,21 @@ class MiningStep:
     logs: int = 0
 
     def store_merges(self) -> list[tuple[str, str]]:
-        """The moves the store makes for counts written by earlier steps: for each id, its first
-        merge in this step (later ones concern a template recreated with that text in this step,
-        which the store has not seen), sent on to the template it ended in."""
+        """The moves the store makes, in this order, for counts written by earlier steps: for each
+        id, its first merge in this step (later ones concern a template recreated with that text in
+        this step, which the store has not seen), sent on to the template it ended in."""
         later: dict[str, str] = {}
         resolved: dict[str, str] = {}
         for old, new in reversed(self.merges):
             target = later.get(new, new)
             resolved[old] = target  # reversed: the first merge of ``old`` is written last
             later[old] = target
-        return list(resolved.items())
+        # In the order of each id's first merge: when B moved to C and a recreated B then took A,
+        # the stored B goes to C before the stored A comes to B.
+        first: dict[str, int] = {}
+        for index, (old, _) in enumerate(self.merges):
+            first.setdefault(old, index)
+        return sorted(resolved.items(), key=lambda item: first[item[0]])
 
     def template_rows(self) -> list[tuple[Any, ...]]:
         return [(tid, t.service, t.template, t.first_seen, t.last_seen, t.sample, t.sample_status)
@@ -93,6 +100,23 @@ class MiningStep:
 
     def field_rows(self) -> list[tuple[Any, ...]]:
         return [(*key, count) for key, count in self.fields.items()]
+
+    def minutes_frame(self) -> pd.DataFrame:
+        """The per-template minute counts as the store's ``template_minutes`` holds them."""
+        return pd.DataFrame(self.minute_rows(), columns=["template_id", "service", "window_start", "logs", "errors"])
+
+    def why_counts(self, service: str, start: dt.datetime, end: dt.datetime,
+                   baseline_start: dt.datetime) -> pd.DataFrame:
+        """What ``sql/why_counts.sql`` reads from the store, from this step in memory: the service's
+        errors per field value (and template id) in [start, end) and in [baseline_start, start)."""
+        rows = [(name, value, count if minute >= start else 0, count if minute < start else 0)
+                for (svc, minute, name, value), count in self.fields.items()
+                if svc == service and baseline_start <= minute < end]
+        rows += [("template_id", tid, counts[1] if minute >= start else 0, counts[1] if minute < start else 0)
+                 for tid, by_minute in self.minutes.items() if self.templates[tid].service == service
+                 for minute, counts in by_minute.items() if counts[1] and baseline_start <= minute < end]
+        frame = pd.DataFrame(rows, columns=["field", "value", "window_errors", "baseline_errors"])
+        return frame.groupby(["field", "value"], as_index=False).sum()
 
 
 def log_moment(value: dt.datetime | str) -> dt.datetime:

@@ -1,6 +1,7 @@
 """Pattern questions answered from the mined templates in PostgreSQL (through Trino, as the
 read-only user): top templates of a range, new and changed templates, "why this window", and, from
-a sample of raw logs, the values behind a template's wildcards.
+a sample of raw logs, the values behind a template's wildcards. Each reads the templates mined from
+the settings' raw logs (``template_store.source_name``).
 
 Ranges are in whole minutes (the mined counts are per minute): a range starting inside a minute
 starts with the next one.
@@ -18,6 +19,7 @@ from pipeline.analysis.db import PG_SCHEMA, load_sql, query, services_params
 from pipeline.analysis.drain import WILDCARD, WildcardSummary, is_variable, wildcard_values
 from pipeline.analysis.layout import prepare_raw
 from pipeline.analysis.pattern_stats import ALPHA, contributors, flag_new, rises
+from pipeline.analysis.template_store import source_name
 from pipeline.common.errors import WorkbenchError
 from pipeline.common.times import utc_naive
 from pipeline.settings import Settings
@@ -59,7 +61,8 @@ def top_templates(settings: Settings, start: dt.datetime, end: dt.datetime, top:
     if int(top) < 1:
         raise ValueError(f"top must be >= 1, got {top}")
     sql = load_sql("template_top", pg_schema=PG_SCHEMA, measure=_measure(measure))
-    params = {"start_ts": lo, "end_ts": hi, "top": int(top), **services_params(services)}
+    params = {"source": source_name(settings), "start_ts": lo, "end_ts": hi, "top": int(top),
+              **services_params(services)}
     frame = query(settings, sql, params, TOP_COLUMNS)
     return frame.astype({"rank": "int64", "occurrences": "int64", "logs": "int64", "errors": "int64"})
 
@@ -72,7 +75,7 @@ def template_periods(settings: Settings, start: dt.datetime, end: dt.datetime,
     if lookback <= dt.timedelta(0):
         raise ValueError(f"the look-back period must be positive, got {lookback}")
     span = hi - lo
-    params = {"start_ts": lo, "end_ts": hi, "lookback_ts": lo - lookback,
+    params = {"source": source_name(settings), "start_ts": lo, "end_ts": hi, "lookback_ts": lo - lookback,
               "day_start_ts": lo - DAY, "day_end_ts": lo - DAY + span,
               "week_start_ts": lo - WEEK, "week_end_ts": lo - WEEK + span,
               "first_ts": min(lo - lookback, lo - WEEK), **services_params(services)}
@@ -103,7 +106,8 @@ def why_counts(settings: Settings, service: str, start: dt.datetime, end: dt.dat
     lo, hi = _check(start, end)
     if baseline <= dt.timedelta(0):
         raise ValueError(f"the baseline must be positive, got {baseline}")
-    params = {"service": service, "start_ts": lo, "end_ts": hi, "baseline_ts": lo - baseline}
+    params = {"source": source_name(settings), "service": service, "start_ts": lo, "end_ts": hi,
+              "baseline_ts": lo - baseline}
     return query(settings, load_sql("why_counts", pg_schema=PG_SCHEMA), params,
                  ("field", "value", "window_errors", "baseline_errors"))
 
@@ -122,7 +126,8 @@ def why(settings: Settings, service: str, start: dt.datetime, end: dt.datetime,
 def _template_texts(settings: Settings, ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
-    frame = query(settings, load_sql("template_texts", pg_schema=PG_SCHEMA), {"ids": ids}, expanding=("ids",))
+    params = {"source": source_name(settings), "ids": ids}
+    frame = query(settings, load_sql("template_texts", pg_schema=PG_SCHEMA), params, expanding=("ids",))
     return dict(zip(frame["template_id"], frame["template"], strict=True))
 
 
@@ -146,7 +151,8 @@ def template_values(settings: Settings, template_id: str, start: dt.datetime, en
     """The most frequent values behind each ``<*>`` of a template, from up to ``sample`` of its raw
     logs of [start, end), read through Trino."""
     lo, hi = _check(start, end)
-    found = query(settings, load_sql("template_lookup", pg_schema=PG_SCHEMA), {"template_id": template_id})
+    lookup = {"source": source_name(settings), "template_id": template_id}
+    found = query(settings, load_sql("template_lookup", pg_schema=PG_SCHEMA), lookup)
     if found.empty:
         raise UnknownTemplate(f"no mined template has the id {template_id!r}",
                               "list templates with 'python -m pipeline analysis patterns', or mine first "

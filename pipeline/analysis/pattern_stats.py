@@ -6,7 +6,8 @@ Contributors: for each value v of a field, the 2x2 table of the field's errors i
 in the baseline, with v and without. The score is the log odds ratio with 0.5 added to every cell
 (Haldane-Anscombe: a value absent from the baseline gets a finite score), its standard error
 sqrt(sum 1/cell), and the one-sided z test of over-representation; a value is significant when its
-p-value is below ``alpha`` divided by the number of values tested (Bonferroni). Significant values
+p-value is below ``alpha`` divided by the number of values tested, over-represented or not
+(Bonferroni). Significant values
 come first, by log odds ratio (how much more often the value is among the window's errors; a z
 score alone would favour a common value whose share moved a little), then the others. Fields that
 look like ids (``MAX_FIELD_VALUES``, ``ID_SHARE``) are left out: every value of an id is rare.
@@ -59,8 +60,11 @@ def contributors(counts: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
         window_share=np.where(window_total > 0, a / window_total.where(window_total > 0, 1), 0.0),
         baseline_share=np.where(baseline_total > 0, c / baseline_total.where(baseline_total > 0, 1), 0.0),
         log_odds=log_odds, z=z, p_value=p)
-    out = out[(out["log_odds"] > 0) & (out["window_errors"] > 0)]
     tested = max(1, len(out))
+    # Over-represented: a larger share of the window's errors than of the baseline's. (The log odds
+    # alone would not do: with 0.5 added to each cell, a value every error carries in both periods
+    # scores log((a + 0.5) / (c + 0.5)), above 0 whenever the window simply has more errors.)
+    out = out[(out["window_share"] > out["baseline_share"]) & (out["log_odds"] > 0)]
     out = out.assign(significant=out["p_value"] < alpha / tested)
     out = out.sort_values(["significant", "log_odds", "z", "field", "value"],
                           ascending=[False, False, False, True, True])
@@ -68,9 +72,9 @@ def contributors(counts: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
 
 
 def flag_new(sums: pd.DataFrame) -> pd.DataFrame:
-    """``sums``: per template, ``logs``/``errors`` in the range and ``lookback_logs`` before it. The
+    """``sums``: per template, ``logs``/``errors`` in the range and ``logs_lookback`` before it. The
     templates of the range never seen in the look-back period, most errors first."""
-    new = sums[(sums["logs"] > 0) & (sums["lookback_logs"] == 0)]
+    new = sums[(sums["logs"] > 0) & (sums["logs_lookback"] == 0)]
     return new.sort_values(["errors", "logs", "template_id"], ascending=[False, False, True]).reset_index(drop=True)
 
 

@@ -34,8 +34,8 @@ class Cursor:
     miner: TemplateMiner
 
 
-def miner_name(settings: Settings) -> str:
-    """One cursor per source of raw logs: ``<database>.<raw collection>``."""
+def source_name(settings: Settings) -> str:
+    """The source the miner reads, which keys every stored row: ``<database>.<raw collection>``."""
     return f"{settings.mongodb_database}.{settings.raw_collection}"
 
 
@@ -45,7 +45,7 @@ def _sql(name: str) -> str:
 
 def load_cursor(settings: Settings) -> Cursor:
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(_sql("load_cursor"), {"name": miner_name(settings)})
+        cur.execute(_sql("load_cursor"), {"source": source_name(settings)})
         row = cur.fetchone()
     conn.close()
     if row is None:
@@ -59,9 +59,9 @@ def save_step(settings: Settings, step: MiningStep, miner: TemplateMiner, starte
 
     Refused (``MiningConflict``) when the stored cursor is not ``started_from`` any more: another
     miner stored these logs meanwhile, and storing them again would count them twice."""
-    name = miner_name(settings)
+    name = source_name(settings)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(_sql("load_cursor"), {"name": name})
+        cur.execute(_sql("load_cursor"), {"source": name})
         row = cur.fetchone()
         stored_until = row[0] if row else None
         if stored_until != started_from:
@@ -71,26 +71,26 @@ def save_step(settings: Settings, step: MiningStep, miner: TemplateMiner, starte
                 "run one miner at a time ('python -m pipeline analysis mine'); this run stored nothing")
         merges = step.store_merges()
         if merges:
-            cur.execute(_sql("seen_templates"), {"ids": [old for old, _ in merges]})
+            cur.execute(_sql("seen_templates"), {"source": name, "ids": [old for old, _ in merges]})
             stored = {r[0]: TemplateSeen(r[1], r[2], r[3], r[4], r[5], r[6]) for r in cur.fetchall()}
             for old, new in merges:
                 if old in stored and new in step.templates:
                     step.templates[new].fold(stored[old])
             for old, new in merges:
-                cur.execute(_sql("merge_template"), {"old": old, "new": new})
+                cur.execute(_sql("merge_template"), {"source": name, "old": old, "new": new})
         for statement, rows in (("upsert_templates", step.template_rows()),
                                 ("add_template_minutes", step.minute_rows()),
                                 ("add_error_fields", step.field_rows())):
             if rows:
-                execute_values(cur, _sql(statement), rows, page_size=PAGE_SIZE)
-        cur.execute(_sql("save_cursor"), {"name": name, "mined_until": mined_until, "logs": step.logs,
+                execute_values(cur, _sql(statement), [(name, *row) for row in rows], page_size=PAGE_SIZE)
+        cur.execute(_sql("save_cursor"), {"source": name, "mined_until": mined_until, "logs": step.logs,
                                           "state": miner.state_json()})
     conn.close()
 
 
 def forget(settings: Settings) -> None:
-    """Drop every mined template, count and the cursor: the next run mines all stored logs again
-    (for tests and for a store whose raw logs were replaced)."""
+    """Drop the source's mined templates, counts and cursor: the next run mines its raw logs again
+    (for benchmarks, and for a store whose raw logs were replaced)."""
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(_sql("forget"), {"name": miner_name(settings)})
+        cur.execute(_sql("forget"), {"source": source_name(settings)})
     conn.close()

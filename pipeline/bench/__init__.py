@@ -12,7 +12,16 @@ import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from pipeline.bench import analysis, detection, detection_week, flink, ingest, ingest_generator, masking
+from pipeline.bench import (
+    analysis,
+    detection,
+    detection_week,
+    flink,
+    ingest,
+    ingest_generator,
+    masking,
+    patterns,
+)
 from pipeline.bench.result import Result
 from pipeline.settings import Settings
 
@@ -22,6 +31,7 @@ SUITES: tuple[ModuleType, ...] = (
     ingest,  # Kinesis -> trigger -> MongoDB, next to one insert per record
     flink,  # Flink job throughput and window latency
     analysis,  # Trino drill-down and percentiles next to pull-and-join in pandas
+    patterns,  # template mining next to the MongoDB read; mined top patterns next to the raw-log query
     masking,  # masking adversarial messages, next to the old (quadratic) rules
     detection,  # incidents found in simulated scenarios, next to the ground truth
     detection_week,  # incident detection over a week of windows, next to its target

@@ -56,11 +56,11 @@ BATCH = 5000
 MARKER = "bench_meta"
 
 
-def _settings(settings: Settings) -> Settings:
+def bench_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"mongodb_database": DATABASE, "raw_collection": "raw_logs"})
 
 
-def _load(settings: Settings, count: int) -> None:
+def load_day(settings: Settings, count: int) -> None:
     """Store ``count`` logs of the day in hourly buckets and their error_summary rows; skip when done."""
     client = MongoClient(settings.mongo_uri)
     db = client[DATABASE]
@@ -238,8 +238,8 @@ def _trino_unpruned_drilldown(settings: Settings, start: dt.datetime, end: dt.da
 
 def run(settings: Settings, scale: float) -> list[Result]:
     count = int(1_000_000 * scale)
-    case = _settings(settings)
-    _load(case, count)
+    case = bench_settings(settings)
+    load_day(case, count)
     with MongoClient(case.mongo_uri) as client:
         every = sorted(bucket_hours(case, client[DATABASE].list_collection_names()))
     ensure_trino_schema(case, every)

@@ -6,6 +6,10 @@ day, next to the per-event generator's (extrapolated from a sample). No stack ne
 
 50 events/s, the top of the usual range: a creep's first minutes raise p95 by a few percent, and a
 minute's p95 needs a few hundred requests before that stands out of its noise.
+
+Then the pattern answers' checks (``pipeline.analysis.pattern_scoreboard``: the failing host as top
+contributor, the new error flagged new and top contributor, nothing new on a quiet second day), five
+seeds each, on logs of the per-event generator mined in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from pipeline.analysis.pattern_scoreboard import PatternPlan, pattern_board, pattern_scores
 from pipeline.analysis.scoreboard import (
     SCORE_START,
     TARGET_EDGE_MIN,
@@ -45,6 +50,23 @@ def run(settings: Settings, scale: float) -> list[Result]:
                           f"per-event generator {per_event_s:,.0f} s",
                           f"mean of {len(runs)} runs; detection took {runs['detect_s'].mean():.2f} s a run; "
                           f"generator extrapolated from {GENERATOR_SAMPLE:,} events"))
+    return results + _pattern_results(PatternPlan(seeds=SEEDS))
+
+
+def _pattern_results(plan: PatternPlan) -> list[Result]:
+    """The pattern answers' checks (``pipeline.analysis.pattern_scoreboard``), each seed's detail."""
+    runs = pattern_scores(plan)
+    for _, run in runs.iterrows():
+        print(f"   {run['check']} seed {run['seed']}: {'ok' if run['passed'] else 'FAILED'}: {run['detail']}",
+              flush=True)
+    results = []
+    for _, row in pattern_board(runs).iterrows():
+        group = runs[runs["check"] == row["check"]]
+        verdict = "meets its target" if row["meets_target"] else "MISSES its target"
+        results.append(Result(f"patterns {row['check']}", 100.0 * row["share"], "% of seeds",
+                              f"target >= {row['target']:.0%}",
+                              f"{row['passed']} of {row['runs']} seeds, {int(group['logs'].mean()):,} generated logs "
+                              f"a run, {group['seconds'].mean():.1f} s a run; {verdict}"))
     return results
 
 

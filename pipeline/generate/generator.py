@@ -120,7 +120,8 @@ class GeneratorConfig:
 
 
 class LogGenerator:
-    """Iterate over it for the events; ``anchor`` and ``incident`` say where the run sits in time.
+    """Iterate over it for the events; ``anchor`` and ``incident`` say where the run sits in time, and
+    ``hosts`` which hosts serve each service (a host-failure incident fails one of them).
 
     The anchor is ``config.start`` in a backfill and the wall clock at the first event in live mode
     (so it is known once iteration has begun).
@@ -133,12 +134,13 @@ class LogGenerator:
         self._sleep = sleep
         self.anchor: datetime | None = config.start
         self.incident: Incident | None = config.scenario.incident(config.start) if config.start else None
+        self.hosts: dict[str, tuple[str, ...]] = {}  # per service, its host names (known once iteration began)
 
     def __iter__(self) -> Iterator[LogEvent]:
         config = self.config
         rng = random.Random(config.seed)  # noqa: S311 - reproducible test data, not security
         bad_rng = random.Random(config.seed ^ _BAD_STREAM_SALT)  # noqa: S311
-        hosts = host_names(rng, config.services)
+        hosts = self.hosts = host_names(rng, config.services)
         scenario = config.scenario
         names = tuple(profile.name for profile in config.services)
         services = service_picker(scenario.traffic(config.services, config.events_per_s))

@@ -21,7 +21,7 @@ import pytest
 
 from pipeline.analysis.mine_stored import mine_stored
 from pipeline.analysis.pattern_queries import new_templates, template_values, top_templates, why
-from pipeline.analysis.template_store import miner_name
+from pipeline.analysis.template_store import source_name
 from pipeline.generate.generator import GeneratorConfig, LogGenerator
 from pipeline.generate.scenarios import make_scenario
 from pipeline.settings import PROJECT_ROOT
@@ -87,7 +87,7 @@ def _stored(settings, prefix: str) -> dict[str, pd.DataFrame]:
 
 def _cursor(settings) -> dt.datetime | None:
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT mined_until FROM template_mining WHERE name = %s", (miner_name(settings),))
+        cur.execute("SELECT mined_until FROM template_mining WHERE source = %s", (source_name(settings),))
         row = cur.fetchone()
     conn.close()
     return row[0] if row else None

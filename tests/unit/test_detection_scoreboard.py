@@ -1,5 +1,6 @@
 """Detection scored against the ground truth: the simulation the scoreboard runs on (it must draw what
-the per-event generator draws), the scoring of detected incidents, and the targets on short runs."""
+the per-event generator draws), the scoring of detected incidents, and the targets on short runs (of
+the incident detector and of the pattern answers)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.analysis.pattern_scoreboard import PatternPlan, pattern_board, pattern_scores
 from pipeline.analysis.scoreboard import (
     BOARD_COLUMNS,
     TARGET_EDGE_MIN,
@@ -190,3 +192,18 @@ def test_the_scoreboard_meets_the_targets_on_short_runs():
     assert (incidents[["onset_error_max_min", "end_error_max_min"]] <= TARGET_EDGE_MIN).all().all(), board
     assert (board["false_per_day"] <= TARGET_FALSE_PER_DAY).all(), board
     assert board["meets_target"].all()
+
+
+def test_the_pattern_answers_meet_their_targets_on_short_runs():
+    """Host failure: the failing host is the top contributor; new error: flagged new and top
+    contributor; a quiet second day: nothing new. One seed, short and slow runs (the full board is
+    ``bench --only detection``)."""
+    plan = PatternPlan(seeds=(5,), incident_hours=2, incident_rate=5, quiet_days=2, quiet_rate=0.5)
+    runs = pattern_scores(plan)
+    assert list(runs["scenario"]) == ["host-failure", "new-error", "none"]
+    assert runs["passed"].all(), runs[["check", "detail"]].to_string()
+    assert (runs["logs"] == [36_000, 36_000, 86_400]).all()
+    board = pattern_board(runs)
+    assert board["meets_target"].all() and list(board["passed"]) == [1, 1, 1]
+    failed = pattern_board(runs.assign(passed=[True, False, True]))
+    assert list(failed["meets_target"]) == [True, False, True]

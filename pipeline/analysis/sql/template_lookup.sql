@@ -1,4 +1,4 @@
 -- One mined template by id.
 SELECT template_id, service, template, first_seen, last_seen, sample
 FROM postgresql.${pg_schema}.log_templates
-WHERE template_id = :template_id
+WHERE source = :source AND template_id = :template_id

@@ -1,4 +1,4 @@
 -- The text of some mined templates.
 SELECT template_id, template
 FROM postgresql.${pg_schema}.log_templates
-WHERE template_id IN :ids
+WHERE source = :source AND template_id IN :ids

@@ -6,13 +6,15 @@ SELECT field, value,
 FROM (
     SELECT window_start, field, value, errors
     FROM postgresql.${pg_schema}.error_field_minutes
-    WHERE service = :service
+    WHERE source = :source
+      AND service = :service
       AND window_start >= CAST(:baseline_ts AS timestamp(3))
       AND window_start < CAST(:end_ts AS timestamp(3))
     UNION ALL
     SELECT window_start, 'template_id' AS field, template_id AS value, errors
     FROM postgresql.${pg_schema}.template_minutes
-    WHERE service = :service
+    WHERE source = :source
+      AND service = :service
       AND errors > 0
       AND window_start >= CAST(:baseline_ts AS timestamp(3))
       AND window_start < CAST(:end_ts AS timestamp(3))

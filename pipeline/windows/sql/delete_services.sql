@@ -8,4 +8,4 @@ DELETE FROM latency_sketch WHERE strpos(service, %(containing)s) > 0;
 DELETE FROM log_templates WHERE strpos(service, %(containing)s) > 0;
 DELETE FROM template_minutes WHERE strpos(service, %(containing)s) > 0;
 DELETE FROM error_field_minutes WHERE strpos(service, %(containing)s) > 0;
-DELETE FROM template_mining WHERE strpos(name, %(containing)s) > 0;
+DELETE FROM template_mining WHERE strpos(source, %(containing)s) > 0;

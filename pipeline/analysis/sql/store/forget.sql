@@ -1,3 +1,5 @@
--- Every mined template, count and the cursor gone: the next run mines all stored logs again.
-TRUNCATE log_templates, template_minutes, error_field_minutes;
-DELETE FROM template_mining WHERE name = %(name)s
+-- Every template, count and the cursor of one source gone: the next run mines its raw logs again.
+DELETE FROM log_templates WHERE source = %(source)s;
+DELETE FROM template_minutes WHERE source = %(source)s;
+DELETE FROM error_field_minutes WHERE source = %(source)s;
+DELETE FROM template_mining WHERE source = %(source)s
