@@ -11,11 +11,19 @@ Modules: ``db`` (engine, query runner), ``layout`` (where raw logs live, the Tri
 ``patterns``, ``incidents`` (departures from each service's own baseline) with ``changepoints``
 (the likelihood-ratio scans it uses), ``scoreboard`` (the detector scored against the generator's
 ground truth), ``reconcile`` (raw logs and windows, minute by minute: do they add up?).
+
+Log templates: ``drain`` (the miner) and ``drain_quality`` (against the generator's templates),
+``mining`` (a stretch of logs into templates, per-minute counts and error field values),
+``template_store`` (those in PostgreSQL, one transaction per step with the cursor), ``mine_stored``
+(incremental mining of the raw logs over closed time), ``pattern_queries`` (top, new, changed,
+why, values, coverage, through Trino) with ``pattern_stats`` (their statistics) and
+``pattern_scoreboard`` (those answers scored against the generator's ground truth).
 """
 
 from pipeline.analysis.drilldown import drilldown, worst_windows
 from pipeline.analysis.incidents import detect_incidents, incidents
 from pipeline.analysis.layout import ensure_trino_schema, raw_sources
+from pipeline.analysis.mine_stored import mine_stored
 from pipeline.analysis.patterns import mask_message, top_patterns
 from pipeline.analysis.percentiles import latency_percentiles
 from pipeline.analysis.reconcile import Reconciliation, reconcile
@@ -29,6 +37,7 @@ __all__ = [
     "incidents",
     "latency_percentiles",
     "mask_message",
+    "mine_stored",
     "minute_trends",
     "raw_sources",
     "reconcile",

@@ -71,6 +71,7 @@ PYTHON_TRACEBACK = "Traceback (most recent call last):"
 
 # The placeholders the masking writes (<id>, <num>, ...), read from its rules so they are listed once.
 _PLACEHOLDERS = sorted({name for _, replacement in MASK_RULES for name in re.findall(r"<([a-z]+)>", replacement)})
+_PLACEHOLDER = re.compile(r"<(?:" + "|".join(map(re.escape, _PLACEHOLDERS)) + r")>")
 _VARIABLE = re.compile(r"\d|<(?:" + "|".join(map(re.escape, [*_PLACEHOLDERS, "*"])) + r")>")
 
 
@@ -445,15 +446,21 @@ class WildcardSummary:
 
 
 def wildcard_values(template: str, messages: Iterable[str], top: int = 5,
-                    config: DrainConfig | None = None) -> WildcardSummary:
+                    config: DrainConfig | None = None, masked_parts: bool = False) -> WildcardSummary:
     """What the ``<*>`` of ``template`` stand for in ``messages``: per wildcard, the ``top`` most
     frequent values (ties by value) and the count of distinct ones. Values are tokens as Drain sees
     them (masked), so ``/payments/<num>/capture`` counts once whatever the id; the masked parts
-    (``<id>``...) are constant tokens of the template, not wildcards."""
+    (``<id>``...) are constant tokens of the template, not wildcards.
+
+    ``masked_parts``: also the tokens holding a masked part (``<num>``, ``amount=<num>``...), with
+    the message's own text there (``32``, ``amount=12.50``) when masking kept the message's token
+    count (a quoted string of several words becomes one ``"<str>"``: then the masked token)."""
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
+    config = config or DEFAULT_CONFIG
     template_tokens = template.split()
-    positions = [i for i, token in enumerate(template_tokens) if token == WILDCARD]
+    positions = [i for i, token in enumerate(template_tokens)
+                 if token == WILDCARD or (masked_parts and _PLACEHOLDER.search(token))]
     counters: list[Counter[str]] = [Counter() for _ in positions]
     matched = skipped = 0
     for message in messages:
@@ -462,11 +469,23 @@ def wildcard_values(template: str, messages: Iterable[str], top: int = 5,
             skipped += 1
             continue
         matched += 1
+        if masked_parts:
+            raw = _raw_tokens(message, config)
+            tokens = raw if len(raw) == len(tokens) else tokens
         for counter, position in zip(counters, positions, strict=True):
             counter[tokens[position]] += 1
     values = tuple(WildcardValues(position, tuple(sorted(counter.items(), key=_by_count)[:top]), len(counter))
                    for position, counter in zip(positions, counters, strict=True))
     return WildcardSummary(template, matched, skipped, values)
+
+
+def _raw_tokens(message: str, config: DrainConfig) -> list[str]:
+    """``message_tokens`` without the masking."""
+    line, cut_token = headline(message, config.max_chars)
+    tokens = line.split()
+    if cut_token and tokens:
+        tokens.pop()
+    return tokens[:config.max_tokens]
 
 
 def _fits(template: list[str], tokens: list[str]) -> bool:

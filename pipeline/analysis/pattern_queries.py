@@ -132,6 +132,40 @@ def _template_texts(settings: Settings, ids: list[str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """Raw logs of a range stored, and counted by the template miner."""
+
+    start: dt.datetime
+    end: dt.datetime
+    stored: int
+    mined: int
+
+    @property
+    def complete(self) -> bool:
+        return self.mined == self.stored
+
+    @property
+    def summary(self) -> str:
+        if self.complete:
+            return f"the templates count all {self.stored:,} raw logs of the range"
+        return (f"the templates count {self.mined:,} of the {self.stored:,} raw logs of the range: the others "
+                "are not mined yet (run 'python -m pipeline analysis mine') or were stored after their hour "
+                "was mined ('python -m pipeline analysis mine --rebuild' mines every stored log again)")
+
+
+def coverage(settings: Settings, start: dt.datetime, end: dt.datetime) -> Coverage:
+    """Stored and mined raw logs of the whole minutes of [start, end)."""
+    lo, hi = _check(start, end)
+    floor = lo.replace(second=0, microsecond=0)
+    lo, hi = (floor if floor == lo else floor + dt.timedelta(minutes=1)), hi.replace(second=0, microsecond=0)
+    if hi <= lo:
+        return Coverage(lo, hi, 0, 0)
+    sql = load_sql("template_coverage", raw_logs=prepare_raw(settings, lo, hi), pg_schema=PG_SCHEMA)
+    row = query(settings, sql, {"source": source_name(settings), "start_ts": lo, "end_ts": hi}).iloc[0]
+    return Coverage(lo, hi, int(row["stored"]), int(row["mined"]))
+
+
+@dataclass(frozen=True)
 class TemplateValues:
     template_id: str
     service: str
@@ -148,8 +182,8 @@ def like_pattern(template: str) -> str:
 
 def template_values(settings: Settings, template_id: str, start: dt.datetime, end: dt.datetime,
                     sample: int = 2000, top: int = 5) -> TemplateValues:
-    """The most frequent values behind each ``<*>`` of a template, from up to ``sample`` of its raw
-    logs of [start, end), read through Trino."""
+    """The most frequent values behind each ``<*>`` and masked part (``<num>``, ``<id>``...) of a
+    template, from up to ``sample`` of its raw logs of [start, end), read through Trino."""
     lo, hi = _check(start, end)
     lookup = {"source": source_name(settings), "template_id": template_id}
     found = query(settings, load_sql("template_lookup", pg_schema=PG_SCHEMA), lookup)
@@ -161,4 +195,4 @@ def template_values(settings: Settings, template_id: str, start: dt.datetime, en
     sql = load_sql("template_sample", raw_logs=prepare_raw(settings, lo, hi))
     params = {"start_ts": lo, "end_ts": hi, "service": service, "like": like_pattern(template), "sample": int(sample)}
     messages = query(settings, sql, params)["message"].tolist()
-    return TemplateValues(template_id, service, template, wildcard_values(template, messages, top))
+    return TemplateValues(template_id, service, template, wildcard_values(template, messages, top, masked_parts=True))

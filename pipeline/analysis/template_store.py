@@ -53,6 +53,11 @@ def load_cursor(settings: Settings) -> Cursor:
     return Cursor(row[0], int(row[1]), TemplateMiner.from_state_json(row[2]))
 
 
+def mined_until(settings: Settings) -> dt.datetime | None:
+    """Where mining of the settings' raw logs stands (None: nothing mined yet)."""
+    return load_cursor(settings).mined_until
+
+
 def save_step(settings: Settings, step: MiningStep, miner: TemplateMiner, started_from: dt.datetime | None,
               mined_until: dt.datetime) -> None:
     """Store ``step`` (the logs of [started_from, mined_until)) and move the cursor, atomically.

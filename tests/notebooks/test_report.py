@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pymongo import MongoClient
 
+from pipeline.analysis.template_store import forget
 from pipeline.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack
@@ -51,7 +53,8 @@ def scenario_report(stack, tmp_path_factory):
     start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=rng.randrange(300), hours=rng.randrange(20))
     end = start + dt.timedelta(minutes=40)
     name = f"report{rng.randrange(10**8)}"
-    env = {"WB_STREAM_NAME": name, "WB_FUNCTION_NAME": f"fn-{name}"}
+    # Its own database: the report mines the raw logs of its source from the first one stored.
+    env = {"WB_STREAM_NAME": name, "WB_FUNCTION_NAME": f"fn-{name}", "WB_MONGODB_DATABASE": name}
     kinesis = boto3.client("kinesis", **stack.boto3_kwargs())
     kinesis.create_stream(StreamName=name, ShardCount=2)
     kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.2})
@@ -67,10 +70,14 @@ def scenario_report(stack, tmp_path_factory):
     counted = _cli("flink", "run", "--bounded", "--stream", name, "--name", name, "--parallelism", "1", env=env)
     assert counted.returncode == 0, counted.stdout + counted.stderr
     output = tmp_path_factory.mktemp("report") / "report.html"
-    report = _cli("report", "--start", start.strftime(iso), "--end", end.strftime(iso), "--output", str(output))
+    report = _cli("report", "--start", start.strftime(iso), "--end", end.strftime(iso), "--output", str(output),
+                  env=env)
     assert report.returncode == 0, report.stdout + report.stderr
     yield truth, output
     kinesis.delete_stream(StreamName=name)
+    with MongoClient(stack.mongo_uri) as client:
+        client.drop_database(name)
+    forget(stack.model_copy(update={"mongodb_database": name}))  # the templates mined from its raw logs
 
 
 def test_the_report_finds_the_injected_incident_and_nothing_else(scenario_report):
@@ -87,6 +94,11 @@ def test_the_report_finds_the_injected_incident_and_nothing_else(scenario_report
     reported_end = dt.datetime.fromisoformat(incident["end"].replace("Z", ""))
     assert abs(reported_start - injected_start) <= dt.timedelta(minutes=1)
     assert abs(reported_end - injected_end) <= dt.timedelta(minutes=1)
+
+    page = output.read_text()
+    assert "the templates count all 16,000 raw logs of the range" in page  # mined while the report ran
+    for section in ("Top error templates", "New templates", "Why this window"):
+        assert section in page
 
 
 def test_the_report_renders_its_charts_in_a_real_browser(scenario_report, tmp_path):

@@ -382,3 +382,18 @@ def test_generator_quality_scores_every_service():
     qualities = generator_quality(config, DrainConfig())
     assert [q.service for q in qualities] == sorted(q.service for q in qualities)
     assert sum(q.messages for q in qualities) == 2000
+
+
+def test_wildcard_values_with_masked_parts_give_the_messages_own_text():
+    template = "<*> unavailable: connection pool exhausted (<num>/<num> in use)"
+    messages = ["user-db unavailable: connection pool exhausted (32/32 in use)",
+                "user-db unavailable: connection pool exhausted (32/32 in use)",
+                "order-db unavailable: connection pool exhausted (64/64 in use)",
+                "order-db unavailable: circuit breaker open"]
+    summary = wildcard_values(template, messages, masked_parts=True)
+    assert (summary.matched, summary.skipped) == (3, 1)
+    assert [p.position for p in summary.positions] == [0, 5]
+    assert summary.positions[0].top == (("user-db", 2), ("order-db", 1))
+    assert summary.positions[1].top == (("(32/32", 2), ("(64/64", 1)) and summary.positions[1].distinct == 2
+    # without masked parts: only the wildcard
+    assert [p.position for p in wildcard_values(template, messages).positions] == [0]
