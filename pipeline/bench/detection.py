@@ -9,7 +9,8 @@ minute's p95 needs a few hundred requests before that stands out of its noise.
 
 Then the pattern answers' checks (``pipeline.analysis.pattern_scoreboard``: the failing host as top
 contributor, the new error flagged new and top contributor, nothing new on a quiet second day), five
-seeds each, on logs of the per-event generator mined in memory.
+seeds each, on logs of the per-event generator mined in memory; and the mined templates against the
+generator's own message templates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import timedelta
 
 import pandas as pd
 
+from pipeline.analysis.drain_quality import generator_quality
 from pipeline.analysis.pattern_scoreboard import PatternPlan, pattern_board, pattern_scores
 from pipeline.analysis.scoreboard import (
     SCORE_START,
@@ -28,15 +30,17 @@ from pipeline.analysis.scoreboard import (
     run_scores,
     scoreboard,
 )
-from pipeline.bench.result import Result
+from pipeline.bench.result import Result, timed
 from pipeline.generate.generator import GeneratorConfig, generate
-from pipeline.generate.scenarios import NoIncident
+from pipeline.generate.scenarios import NoIncident, make_scenario
 from pipeline.settings import Settings
 
 SEEDS = (0, 1, 2, 3, 4)
 HOURS = 24.0
 RATE = 50.0  # events a second over all services: the p95 of a minute needs a few hundred requests
 GENERATOR_SAMPLE = 50_000
+QUALITY_EVENTS = 300_000
+TARGET_ONE_TO_ONE, TARGET_TEMPLATES_PER_TRUE = 0.95, 1.2
 
 
 def run(settings: Settings, scale: float) -> list[Result]:
@@ -50,7 +54,25 @@ def run(settings: Settings, scale: float) -> list[Result]:
                           f"per-event generator {per_event_s:,.0f} s",
                           f"mean of {len(runs)} runs; detection took {runs['detect_s'].mean():.2f} s a run; "
                           f"generator extrapolated from {GENERATOR_SAMPLE:,} events"))
-    return results + _pattern_results(PatternPlan(seeds=SEEDS))
+    return results + _pattern_results(PatternPlan(seeds=SEEDS)) + _template_quality()
+
+
+def _template_quality() -> list[Result]:
+    """Mined templates against the generator's own (``drain_quality``): per service, the share of
+    messages whose true template maps to exactly one mined template, and mined templates per true one."""
+    config = GeneratorConfig(count=QUALITY_EVENTS, start=SCORE_START, end=SCORE_START + timedelta(hours=6), seed=0,
+                             scenario=make_scenario("new-error"))
+    quality, seconds = timed(lambda: generator_quality(config))
+    for row in quality:
+        print(f"   templates {row.service}: {row.one_to_one_share:.1%} of messages one-to-one, "
+              f"{row.templates_per_true_template:.2f} mined per true template, purity {row.pure_share:.1%}", flush=True)
+    worst_share = min(row.one_to_one_share for row in quality)
+    worst_ratio = max(row.templates_per_true_template for row in quality)
+    note = f"worst of {len(quality)} services, {QUALITY_EVENTS:,} generated messages, {seconds:.0f} s"
+    return [Result("patterns templates: messages whose template maps to one mined template", 100 * worst_share, "%",
+                   f"target >= {TARGET_ONE_TO_ONE:.0%}", note),
+            Result("patterns templates: mined templates per generator template", worst_ratio, "",
+                   f"target <= {TARGET_TEMPLATES_PER_TRUE:g}", note)]
 
 
 def _pattern_results(plan: PatternPlan) -> list[Result]:
