@@ -9,8 +9,8 @@ killed mid-way loses only its uncommitted hour, which the next run mines.
 
 A log stored after its hour was mined (a producer or trigger more than ``mining_settle_s`` behind,
 or a backfill of past hours) is not mined, as the windows do not count late logs either;
-``logs_in_range`` / ``mined_in_range`` let a reader see the difference, and ``rebuild`` mines every
-stored log again.
+``pattern_queries.coverage`` shows the difference for a range, and ``rebuild`` mines every stored
+log again.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from pipeline.analysis.pattern_stats import contributors, flag_new, period_sums
 from pipeline.analysis.scoreboard import SCORE_START, place_incident
 from pipeline.common.times import utc_naive
 from pipeline.generate.generator import GeneratorConfig, LogGenerator
-from pipeline.generate.scenarios import HostFailure, NewErrorMessage, make_scenario
+from pipeline.generate.scenarios import NewErrorMessage, make_scenario
 
 TARGET_HOST_SHARE = 0.95
 CHECKS = {  # check -> (scenario, target share of seeds)
@@ -82,11 +82,10 @@ def _why(step: MiningStep, service: str, start: datetime, end: datetime, run_sta
 
 
 def score_host_failure(seed: int, plan: PatternPlan) -> dict[str, Any]:
-    scenario, generator, step, logs = _incident_run("host-failure", seed, plan)
-    assert isinstance(scenario, HostFailure) and generator.incident is not None
-    incident = generator.incident
-    hosts = generator.hosts[incident.service]
-    failing = hosts[scenario.host % len(hosts)]
+    _, generator, step, logs = _incident_run("host-failure", seed, plan)
+    incident, failing = generator.incident, generator.failing_host
+    if incident is None or failing is None:
+        raise ValueError("the host-failure scenario injected no incident on a host")
     ranked = _why(step, incident.service, utc_naive(incident.start), utc_naive(incident.end), plan.start)
     top = ranked.iloc[0] if len(ranked) else None
     passed = top is not None and top["field"] == "host" and top["value"] == failing and bool(top["significant"])
@@ -98,8 +97,9 @@ def score_host_failure(seed: int, plan: PatternPlan) -> dict[str, Any]:
 
 def score_new_error(seed: int, plan: PatternPlan) -> dict[str, Any]:
     scenario, generator, step, logs = _incident_run("new-error", seed, plan)
-    assert isinstance(scenario, NewErrorMessage) and generator.incident is not None
     incident = generator.incident
+    if not isinstance(scenario, NewErrorMessage) or incident is None:
+        raise ValueError("the new-error scenario injected no incident")
     start, end = utc_naive(incident.start), utc_naive(incident.end)
     labeller = generator_labeller(generator.config)
     deploy_ids = {tid for tid, seen in step.templates.items()

@@ -136,6 +136,15 @@ class LogGenerator:
         self.incident: Incident | None = config.scenario.incident(config.start) if config.start else None
         self.hosts: dict[str, tuple[str, ...]] = {}  # per service, its host names (known once iteration began)
 
+    @property
+    def failing_host(self) -> str | None:
+        """The host a host-failure incident fails (a scenario with a ``host`` index), once iteration began."""
+        index = getattr(self.config.scenario, "host", None)
+        if self.incident is None or not isinstance(index, int) or not self.hosts.get(self.incident.service):
+            return None
+        hosts = self.hosts[self.incident.service]
+        return hosts[index % len(hosts)]
+
     def __iter__(self) -> Iterator[LogEvent]:
         config = self.config
         rng = random.Random(config.seed)  # noqa: S311 - reproducible test data, not security

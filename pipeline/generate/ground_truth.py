@@ -119,6 +119,8 @@ def build_ground_truth(*, run_id: str, generator: LogGenerator, tally: Tally, st
         "service": incident.service if incident else None,
         "parameters": config.scenario.parameters(),
         "incident": _incident(incident),
+        "failing_host": generator.failing_host,  # the host of a host-failure incident, else null
+        "hosts": {service: list(names) for service, names in generator.hosts.items()},
         "seed": config.seed,
         "mode": "backfill" if config.backfill else "live",
         "anchor": _iso(generator.anchor) if generator.anchor else None,

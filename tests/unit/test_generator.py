@@ -250,6 +250,9 @@ def test_ground_truth_matches_what_was_generated(tmp_path):
     loaded = json.loads(path.read_text())
     assert loaded["scenario"] == "payment-outage" and loaded["service"] == "payment" and loaded["seed"] == 9
     assert loaded["incident"]["start_minute"] == "2026-11-27T10:05"
+    assert loaded["failing_host"] is None  # no host-failure incident
+    assert {e.record["host"] for e in events if e.record and e.record["service"] == "payment"} <= set(
+        loaded["hosts"]["payment"])
     assert loaded["incident"]["minutes"] == [f"2026-11-27T10:{m:02d}" for m in range(5, 15)]
     assert loaded["incident"]["full_minutes"] == loaded["incident"]["minutes"]  # the run starts on a whole minute
     assert loaded["parameters"] == {"service": "payment", "start_min": 5, "duration_min": 10,
@@ -316,7 +319,7 @@ def test_host_failure_fails_one_host_of_the_service_and_lifts_its_5xx_by_a_host_
                for host in {r["host"] for r in inside}}
     assert len(by_host) == 3
     failing = max(by_host, key=by_host.get)
-    assert by_host[failing] == 1.0
+    assert by_host[failing] == 1.0 and generator.failing_host == failing  # the ground truth names it
     assert all(rate < 0.03 for host, rate in by_host.items() if host != failing)
     assert server_error_rate(inside) == pytest.approx(1 / 3, abs=0.05)  # one host of three
     assert server_error_rate(outside) < 0.02
