@@ -143,6 +143,17 @@ class Settings(BaseSettings):
         description="the template miner mines a minute once it is this long (plus watermark_bound_s) in the "
                     "past: logs stored later than that are not mined, as the windows do not count late logs")
 
+    # --- alerts ------------------------------------------------------------------------------------
+    alerts_topic_name: str = Field(default="workbench-alerts", description="the SNS topic incidents are published to")
+    alerts_queue_name: str | None = Field(
+        default="workbench-alerts-inbox",
+        description="an SQS queue subscribed to the topic (what 'alerts tail' and the tests read); none: no queue")
+    alerts_interval_s: float = Field(default=10.0, gt=0, description="the alert watcher evaluates this often")
+    alerts_lookback_min: int = Field(default=180, ge=30, description="the minutes of windows each evaluation reads: "
+                                     "an incident's baseline comes from them")
+    alerts_quiet_min: int = Field(default=2, ge=1, description="an incident is resolved after this many closed "
+                                  "minutes without it")
+
     # --- Flink jobs ------------------------------------------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,
                                    description="how late (s) a record may be and still count")

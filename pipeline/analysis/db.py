@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.common.templates import render
+from pipeline.common.templates import sql_file
 from pipeline.settings import Settings
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -44,9 +44,7 @@ def quote_ident(name: str) -> str:
 def load_sql(name: str, **fragments: str) -> str:
     """The text of ``sql/<name>.sql`` without its comment lines (a ``:name`` in a comment would be
     taken for a bind by SQLAlchemy), with ``${...}`` fragments filled in."""
-    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return render(text, fragments)  # identifiers and generated fragments, never values
+    return sql_file(SQL_DIR / f"{name}.sql", fragments)
 
 
 def services_params(services: Iterable[str] | None) -> dict[str, Any]:

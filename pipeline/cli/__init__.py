@@ -12,7 +12,7 @@ import sys
 
 from pydantic import ValidationError
 
-from pipeline.cli import analysis, bench, demo, flink, generate, lambda_, reconcile, report, smoke, stack
+from pipeline.cli import alerts, analysis, bench, demo, flink, generate, lambda_, reconcile, report, smoke, stack
 from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
 
@@ -34,7 +34,8 @@ COMMANDS = (
     flink,  # flink run | status | stop | note | deploy
     report,
     reconcile,  # do raw logs and windows add up?
-    analysis,  # analysis percentiles
+    analysis,  # analysis percentiles | mine | patterns | why | values
+    alerts,  # alerts watch | list | tail
     demo,
     bench,
 )

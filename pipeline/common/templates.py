@@ -7,6 +7,7 @@ secret syntax) stay as written, and a placeholder without a value is an error, n
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from string import Template
 
 
@@ -19,3 +20,11 @@ class NamedTemplate(Template):
 def render(text: str, values: Mapping[str, object]) -> str:
     """``text`` with every ``${name}`` replaced; KeyError names a placeholder without a value."""
     return NamedTemplate(text).substitute({key: str(value) for key, value in values.items()})
+
+
+def sql_file(path: Path, values: Mapping[str, object] | None = None) -> str:
+    """A ``.sql`` file's statements without its comment lines (a ``:name`` or ``%(name)s`` in a comment
+    would be taken for a bind), with its ``${name}`` fragments filled in (identifiers and generated
+    text, never values: values are bound)."""
+    text = path.read_text(encoding="utf-8")
+    return render("\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")), values or {})

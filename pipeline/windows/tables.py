@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg2
 
+from pipeline.common.templates import sql_file
 from pipeline.common.times import utc_naive
 from pipeline.settings import Settings
 
@@ -18,8 +19,7 @@ DELETE_SERVICES_SQL = Path(__file__).parent / "sql" / "delete_services.sql"
 
 def minute_stats(settings: Settings, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     """``service_minute_stats`` joined with ``error_summary`` for [start, end), window times in UTC."""
-    sql = "\n".join(line for line in MINUTE_STATS_SQL.read_text(encoding="utf-8").splitlines()
-                    if not line.lstrip().startswith("--"))
+    sql = sql_file(MINUTE_STATS_SQL)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
         cur.execute(sql, {"start": utc_naive(start), "end": utc_naive(end)})
         columns = [c.name for c in cur.description]

@@ -13,7 +13,7 @@ from pipeline.settings import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "pipeline"
 # Rank of each top-level part: a module may import parts of its own rank or lower.
 RANKS = {"settings": 0, "common": 0, "stack": 1, "generate": 2, "ingest": 3, "windows": 4, "analysis": 5,
-         "report": 6, "bench": 7, "cli": 8, "__main__": 9, "__init__": 0}
+         "report": 6, "live": 7, "bench": 8, "cli": 9, "__main__": 10, "__init__": 0}
 
 
 def _part(module: Path) -> str:
