@@ -14,8 +14,8 @@ wrote. ``first_seen``/``last_seen`` carry over, so a template widening is never 
 Errors are logs with status >= 500. For each error, the miner also counts the values of the log's
 other top-level fields (``host``, ``status``, ``level``, whatever the client sends) per service
 and minute: what "why this window" compares. A field that shows more than ``MAX_FIELD_VALUES``
-distinct values in a service (an id, a timestamp) is no field to group by: from then on it is no
-longer counted there.
+distinct values in a service within one step (an id, a timestamp) is no field to group by: that
+step does not store it.
 """
 
 from __future__ import annotations
@@ -132,26 +132,18 @@ def log_moment(value: dt.datetime | str) -> dt.datetime:
 class TemplateMiner:
     """Drain over stored logs, with the bookkeeping a store needs; ``state_json`` saves it whole."""
 
-    def __init__(self, miner: Miner | None = None,
-                 field_values: dict[str, dict[str, list[str] | None]] | None = None) -> None:
+    def __init__(self, miner: Miner | None = None) -> None:
         self.miner = miner or Miner()
-        # service -> field -> values seen (None: too many, no longer counted)
-        self._fields: dict[str, dict[str, set[str] | None]] = {
-            service: {name: None if values is None else set(values) for name, values in by_field.items()}
-            for service, by_field in (field_values or {}).items()}
 
     def state_json(self) -> str:
-        fields = {service: {name: None if values is None else sorted(values) for name, values in by_field.items()}
-                  for service, by_field in self._fields.items()}
-        return json.dumps({"format": STATE_FORMAT, "drain": json.loads(self.miner.to_json()), "fields": fields},
-                          separators=(",", ":"))
+        return json.dumps({"format": STATE_FORMAT, "drain": json.loads(self.miner.to_json())}, separators=(",", ":"))
 
     @classmethod
     def from_state_json(cls, text: str) -> TemplateMiner:
         state = json.loads(text)
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise ValueError("not a template-mining state")
-        return cls(Miner.from_json(json.dumps(state["drain"])), state["fields"])
+        return cls(Miner.from_json(json.dumps(state["drain"])))
 
     def mine(self, logs: Iterable[Mapping[str, Any]]) -> MiningStep:
         """Mine ``logs`` (stored documents: ``timestamp``, ``service``, ``status``, ``message`` and
@@ -159,6 +151,7 @@ class TemplateMiner:
         step = MiningStep()
         for log in logs:
             self._add(step, log)
+        _drop_id_like_fields(step)
         return step
 
     def _add(self, step: MiningStep, log: Mapping[str, Any]) -> None:
@@ -207,20 +200,21 @@ class TemplateMiner:
 
     def _count_fields(self, step: MiningStep, service: str, minute: dt.datetime, log: Mapping[str, Any],
                       status: int) -> None:
-        known = self._fields.setdefault(service, {})
         step.fields[(service, minute, "status", str(status))] += 1
         for name, value in log.items():
             if name in NOT_FIELDS or name == "status" or not isinstance(value, FIELD_TYPES):
                 continue
-            values = known.get(name, ())
-            if values is None:
-                continue
-            text = str(value)[:MAX_VALUE_CHARS]
-            if text not in values:
-                if len(values) >= MAX_FIELD_VALUES:
-                    known[name] = None
-                    continue
-                if not values:
-                    values = known[name] = set()
-                values.add(text)  # type: ignore[union-attr]
-            step.fields[(service, minute, name, text)] += 1
+            step.fields[(service, minute, name, str(value)[:MAX_VALUE_CHARS])] += 1
+
+
+def _drop_id_like_fields(step: MiningStep) -> None:
+    """Leave out the fields that showed more than ``MAX_FIELD_VALUES`` distinct values in a service
+    over the step (an id, a timestamp): no dimension to group errors by, and their rows would grow
+    with the errors. Decided per step (an hour), so a service whose hosts change with every deploy
+    keeps its ``host`` counted."""
+    values: dict[tuple[str, str], set[str]] = {}
+    for service, _, name, value in step.fields:
+        values.setdefault((service, name), set()).add(value)
+    dropped = {key for key, seen in values.items() if len(seen) > MAX_FIELD_VALUES}
+    if dropped:
+        step.fields = Counter({key: count for key, count in step.fields.items() if (key[0], key[2]) not in dropped})

@@ -23,10 +23,10 @@ import pandas as pd
 
 SMOOTHING = 0.5
 ALPHA = 0.01
-# A field is an id, not a dimension, when it shows as many values as the miner keeps per field (it
-# stops counting a field there), or when most of its errors carry a value of their own.
-MAX_FIELD_VALUES = 50
-ID_MIN_VALUES, ID_SHARE = 10, 0.5
+# A field is an id, not a dimension, when it shows more values than the miner keeps of a field in one
+# step, or when nearly every error carries a value of its own (a request id among a few hundred errors).
+MAX_FIELD_VALUES = 500
+ID_MIN_VALUES, ID_SHARE = 10, 0.8
 ALWAYS_FIELDS = ("template_id",)  # there may be many templates, each still a candidate
 CONTRIBUTOR_COLUMNS = ("field", "value", "window_errors", "window_share", "baseline_errors", "baseline_share",
                        "log_odds", "z", "p_value", "significant")
@@ -42,7 +42,7 @@ def contributors(counts: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     by_field = frame.groupby("field")
     distinct = by_field["value"].transform("size")
     total = by_field["window_errors"].transform("sum") + by_field["baseline_errors"].transform("sum")
-    id_like = (distinct >= MAX_FIELD_VALUES) | ((distinct >= ID_MIN_VALUES) & (distinct > ID_SHARE * total))
+    id_like = (distinct > MAX_FIELD_VALUES) | ((distinct >= ID_MIN_VALUES) & (distinct > ID_SHARE * total))
     frame = frame[~id_like | frame["field"].isin(ALWAYS_FIELDS)]
     if frame.empty:
         return pd.DataFrame(columns=CONTRIBUTOR_COLUMNS)

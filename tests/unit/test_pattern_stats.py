@@ -101,24 +101,25 @@ def test_significant_values_come_before_larger_log_odds_that_are_not():
 
 
 def test_id_like_fields_are_left_out_but_template_id_is_kept():
-    values = [(f"v{i:02d}", 1, 0) for i in range(40)] + [("old", 0, 30)]
+    # every error its own value: 40 in the window, 40 others in the baseline
+    values = [(f"v{i:02d}", 1, 0) for i in range(40)] + [(f"old{i:02d}", 0, 1) for i in range(40)]
     request_ids = contributors(counts([("request_id", value, w, b) for value, w, b in values]))
     assert request_ids.empty
     assert list(request_ids.columns) == list(CONTRIBUTOR_COLUMNS)
     # the very same counts under template_id: every new value is over-represented and listed
     templates = contributors(counts([("template_id", value, w, b) for value, w, b in values]))
     assert sorted(templates["value"]) == [f"v{i:02d}" for i in range(40)]
-    assert templates.iloc[0]["log_odds"] == pytest.approx(expected_log_odds(1, 39, 0, 30)[0], rel=1e-9)
+    assert templates.iloc[0]["log_odds"] == pytest.approx(expected_log_odds(1, 39, 0, 40)[0], rel=1e-9)
 
 
 def test_template_id_is_kept_with_many_values():
-    rows = [("template_id", f"t{i}", 1, 0) for i in range(MAX_FIELD_VALUES + 10)] + [("template_id", "old", 0, 100)]
+    rows = [("template_id", f"t{i}", 1, 0) for i in range(MAX_FIELD_VALUES + 10)] + [("template_id", "old", 0, 5000)]
     out = contributors(counts(rows))
     assert len(out) == MAX_FIELD_VALUES + 10
     assert set(out["field"]) == {"template_id"}
 
 
-@pytest.mark.parametrize(("distinct", "kept"), [(MAX_FIELD_VALUES - 1, True), (MAX_FIELD_VALUES, False)])
+@pytest.mark.parametrize(("distinct", "kept"), [(MAX_FIELD_VALUES, True), (MAX_FIELD_VALUES + 1, False)])
 def test_a_field_with_max_field_values_values_is_left_out(distinct, kept):
     # one hot value among evenly spread ones: far from an id by its share of errors, only its count
     # of values can leave it out
