@@ -141,9 +141,12 @@ def message_tokens(message: str, config: DrainConfig | None = None) -> list[str]
     """The tokens Drain sees: the message's headline (``headline``), masked, split on whitespace, at
     most ``max_tokens``. When the character cap cut a token in two, that partial token is dropped (where
     the cut falls depends on the lengths of earlier values, so it would vary from message to message)."""
-    config = config or DEFAULT_CONFIG
+    return _tokens(message, config or DEFAULT_CONFIG, masked=True)
+
+
+def _tokens(message: str, config: DrainConfig, masked: bool) -> list[str]:
     line, cut_token = headline(message, config.max_chars)
-    tokens = mask_message(line).split()
+    tokens = (mask_message(line) if masked else line).split()
     if cut_token and tokens:
         tokens.pop()
     return tokens[:config.max_tokens]
@@ -470,22 +473,13 @@ def wildcard_values(template: str, messages: Iterable[str], top: int = 5,
             continue
         matched += 1
         if masked_parts:
-            raw = _raw_tokens(message, config)
+            raw = _tokens(message, config, masked=False)
             tokens = raw if len(raw) == len(tokens) else tokens
         for counter, position in zip(counters, positions, strict=True):
             counter[tokens[position]] += 1
     values = tuple(WildcardValues(position, tuple(sorted(counter.items(), key=_by_count)[:top]), len(counter))
                    for position, counter in zip(positions, counters, strict=True))
     return WildcardSummary(template, matched, skipped, values)
-
-
-def _raw_tokens(message: str, config: DrainConfig) -> list[str]:
-    """``message_tokens`` without the masking."""
-    line, cut_token = headline(message, config.max_chars)
-    tokens = line.split()
-    if cut_token and tokens:
-        tokens.pop()
-    return tokens[:config.max_tokens]
 
 
 def _fits(template: list[str], tokens: list[str]) -> bool:
