@@ -154,6 +154,19 @@ class Settings(BaseSettings):
     alerts_quiet_min: int = Field(default=2, ge=1, description="an incident is resolved after this many closed "
                                   "minutes without it")
 
+    # --- dashboards (Apache Superset over Trino) --------------------------------------------------
+    superset_enabled: bool = Field(
+        default=True, description="run Apache Superset (the dashboards) with the local stack; false: leave it out")
+    superset_version: str = Field(default="6.1.0", description="apache-superset from PyPI, in its own environment")
+    superset_port: int = Field(default=8088, ge=1, le=65535)
+    superset_url: str | None = Field(
+        default=None, description="where users reach Superset (links in alerts); default: the local stack's")
+    superset_trino_user: str = Field(
+        default="dashboards", description="the Trino user the dashboards query as (read-only, like every user "
+                                          "but trino_admin_user)")
+    superset_viewer_user: str = Field(default="analyst", description="the analysts' login: may look, not edit")
+    superset_workers: int = Field(default=2, ge=1, le=16, description="gunicorn worker threads serving Superset")
+
     # --- Flink jobs ------------------------------------------------------------------------------
     watermark_bound_s: int = Field(default=5, ge=0, le=99 * 3600 + 3599,
                                    description="how late (s) a record may be and still count")
@@ -302,6 +315,11 @@ class Settings(BaseSettings):
     @property
     def trino_url(self) -> str:
         return f"http://{self.trino_host or self.host}:{self.trino_port}"
+
+    @property
+    def dashboards_url(self) -> str:
+        """Where users open Superset: WB_SUPERSET_URL, else the local stack's address."""
+        return (self.superset_url or f"http://{self.host}:{self.superset_port}").rstrip("/")
 
     def boto3_kwargs(self) -> dict[str, object]:
         """Arguments for ``boto3.client(...)``: the local endpoint and dummy keys, or AWS's chain."""

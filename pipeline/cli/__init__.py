@@ -12,7 +12,20 @@ import sys
 
 from pydantic import ValidationError
 
-from pipeline.cli import alerts, analysis, bench, demo, flink, generate, lambda_, reconcile, report, smoke, stack
+from pipeline.cli import (
+    alerts,
+    analysis,
+    bench,
+    demo,
+    flink,
+    generate,
+    lambda_,
+    live,
+    reconcile,
+    report,
+    smoke,
+    stack,
+)
 from pipeline.common.errors import WorkbenchError
 from pipeline.settings import Settings
 
@@ -36,6 +49,7 @@ COMMANDS = (
     reconcile,  # do raw logs and windows add up?
     analysis,  # analysis percentiles | mine | patterns | why | values
     alerts,  # alerts watch | list | tail
+    live,  # trigger, Flink job, watcher and generator at once; alerts as they arrive
     demo,
     bench,
 )

@@ -18,12 +18,22 @@ from pipeline.stack.ferretdb import FerretDBService
 from pipeline.stack.flink import FlinkRuntime
 from pipeline.stack.moto import MotoService
 from pipeline.stack.postgres import PostgresService
+from pipeline.stack.superset import SupersetService
 from pipeline.stack.trino import TrinoService
 
 
+def phases(settings: Settings) -> list[list[Service]]:
+    """The servers in start phases: each phase starts side by side once the one before is up and
+    provisioned (Trino after the stores its catalogs point at, in the same phase as they start fast;
+    Superset after all of them: its metadata lives in PostgreSQL and it imports dashboards over Trino)."""
+    core: list[Service] = [MotoService(settings), PostgresService(settings), FerretDBService(settings),
+                           TrinoService(settings)]
+    return [core, [SupersetService(settings)]] if settings.superset_enabled else [core]
+
+
 def services(settings: Settings) -> list[Service]:
-    """The servers, in start order (Trino last: its catalogs point at the other two)."""
-    return [MotoService(settings), PostgresService(settings), FerretDBService(settings), TrinoService(settings)]
+    """The servers, in start order."""
+    return [service for phase in phases(settings) for service in phase]
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
@@ -74,7 +84,8 @@ def _wait_ready(pending: list[Service], timeout_s: float) -> None:
 def up(settings: Settings) -> list[ServiceStatus]:
     for folder in (settings.var_dir, settings.log_dir, settings.run_dir, settings.cache_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    all_services = services(settings)
+    stages = phases(settings)
+    all_services = [service for phase in stages for service in phase]
     to_start: list[Service] = []
     for service in all_services:
         if service.running():
@@ -97,16 +108,18 @@ def up(settings: Settings) -> list[ServiceStatus]:
     for item in [*all_services, flink]:
         item.install()
 
-    # 3. Start side by side and wait; on failure stop what this call started.
+    # 3. Start phase by phase, side by side within one; on failure stop what this call started.
     started: list[Service] = []
     try:
-        for service in to_start:
-            print(f"  starting {service.name} (log: {service.log_path})", flush=True)
-            service.start()
-            started.append(service)
-        _wait_ready(all_services, settings.startup_timeout_s)
-        for service in all_services:
-            service.provision()
+        for phase in stages:
+            for service in phase:
+                if service in to_start:
+                    print(f"  starting {service.name} (log: {service.log_path})", flush=True)
+                    service.start()
+                    started.append(service)
+            _wait_ready(phase, settings.startup_timeout_s)
+            for service in phase:
+                service.provision()
     except BaseException:
         for service in reversed(started):
             service.stop()
@@ -115,9 +128,12 @@ def up(settings: Settings) -> list[ServiceStatus]:
 
 
 def down(settings: Settings) -> list[str]:
-    """Stop what ``up`` started (pid files), nothing else."""
+    """Stop what ``up`` started (pid files), nothing else; Superset too when it was since left out."""
     stopped = []
-    for service in reversed(services(settings)):
+    everything = services(settings)
+    if not settings.superset_enabled:
+        everything.append(SupersetService(settings))
+    for service in reversed(everything):
         if service.stop():
             stopped.append(service.name)
     return stopped

@@ -203,3 +203,28 @@ class PostgresService(Service):
                         sql.Identifier(s.postgres_database), sql.Identifier(s.postgres_user)))
         finally:
             conn.close()
+
+    def ensure_owned_database(self, role: str, password: str, database: str) -> None:
+        """A plain login ``role`` (password rotated to ``password``) owning ``database``, for a server of
+        the stack that keeps its own state here (Superset's metadata). It gets nothing of the
+        workbench's database. Idempotent; as the superuser, through the socket."""
+        s = self.settings
+        if role in ("postgres", s.postgres_user, s.trino_reader_user) or database in ("postgres", s.postgres_database):
+            raise WorkbenchError(f"role {role!r} / database {database!r} would share the workbench's own",
+                                 "choose another name")
+        conn = self._admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                cur.execute(sql.SQL(verb + " ROLE {} " + PLAIN_LOGIN + " PASSWORD %s").format(sql.Identifier(role)),
+                            (password,))
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+                if not cur.fetchone():
+                    cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database),
+                                                                                sql.Identifier(role)))
+                # Nobody else may connect to it (PUBLIC has CONNECT by default).
+                cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+        finally:
+            conn.close()
+
