@@ -66,7 +66,15 @@ def _existing_buckets() -> set[str]:
     return {row[0] for row in rows}
 
 
-def raw_logs(from_dttm: dt.datetime | None = None, to_dttm: dt.datetime | None = None) -> str:
+def _moment(value: dt.datetime | str | None) -> dt.datetime | None:
+    """Superset hands a template from_dttm/to_dttm as ISO strings (or None for an open end)."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def raw_logs(from_dttm: dt.datetime | str | None = None, to_dttm: dt.datetime | str | None = None) -> str:
     """A FROM clause over the raw logs of [from_dttm, to_dttm) (default: the last two hours): a UNION of
     the hourly collections that overlap it, at most the last 24 of them. Only existing collections are
     named; with none, an empty relation of the same columns."""
@@ -74,8 +82,9 @@ def raw_logs(from_dttm: dt.datetime | None = None, to_dttm: dt.datetime | None =
     schema = _quoted(_RAW_SCHEMA)
     if not _RAW_BUCKETED:
         return f"(SELECT {columns} FROM mongodb.{schema}.{_quoted(_RAW_COLLECTION)})"
-    end = (to_dttm or dt.datetime.utcnow()).replace(minute=0, second=0, microsecond=0)
-    start = from_dttm or end - dt.timedelta(hours=1)
+    last = _moment(to_dttm) or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    end = (last - dt.timedelta(microseconds=1)).replace(minute=0, second=0, microsecond=0)
+    start = _moment(from_dttm) or end - dt.timedelta(hours=1)
     start = max(start.replace(minute=0, second=0, microsecond=0), end - dt.timedelta(hours=_MAX_HOURS - 1))
     wanted = []
     hour = start

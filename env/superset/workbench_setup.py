@@ -80,6 +80,23 @@ def _bundle_contents(folder: Path, trino_uri: str) -> dict[str, str]:
     return contents
 
 
+def import_bundle(contents: dict[str, str]) -> None:
+    """Import every part with overwrite, parts first: the dashboards' importer alone would keep an existing
+    dataset's SQL and an existing chart's settings (it imports them with overwrite off), so a reviewed
+    change to one of them would never reach Superset. Same UUIDs: importing twice changes nothing."""
+    import yaml
+    from superset.commands.chart.importers.v1 import ImportChartsCommand
+    from superset.commands.dashboard.importers.v1 import ImportDashboardsCommand
+    from superset.commands.database.importers.v1 import ImportDatabasesCommand
+    from superset.commands.dataset.importers.v1 import ImportDatasetsCommand
+
+    metadata = yaml.safe_load(contents["metadata.yaml"])
+    for command, kind in ((ImportDatabasesCommand, "Database"), (ImportDatasetsCommand, "SqlaTable"),
+                          (ImportChartsCommand, "Slice"), (ImportDashboardsCommand, "Dashboard")):
+        part = {**contents, "metadata.yaml": yaml.safe_dump({**metadata, "type": kind})}
+        command(part, overwrite=True).run()
+
+
 def _viewer_role() -> tuple[Any, bool]:
     from superset import security_manager
     from superset.extensions import db
@@ -112,13 +129,12 @@ def _database() -> Any:
 def provision(app: Any) -> dict:
     from flask import g
     from superset import security_manager
-    from superset.commands.dashboard.importers.dispatcher import ImportDashboardsCommand
     from superset.extensions import db
 
     admin = security_manager.find_user(username=os.environ["WB_SUPERSET_ADMIN_USER"])
     g.user = admin
     contents = _bundle_contents(Path(os.environ["WB_SUPERSET_BUNDLE"]), os.environ["WB_SUPERSET_TRINO_URI"])
-    ImportDashboardsCommand(contents, overwrite=True).run()
+    import_bundle(contents)
     database = _database()
     if database.sqlalchemy_uri_decrypted != os.environ["WB_SUPERSET_TRINO_URI"]:
         database.set_sqlalchemy_uri(os.environ["WB_SUPERSET_TRINO_URI"])
