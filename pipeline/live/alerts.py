@@ -38,6 +38,7 @@ from pipeline.common.errors import WorkbenchError
 from pipeline.common.templates import sql_file
 from pipeline.common.times import iso_z, utc_naive
 from pipeline.live.channel import Channel, ensure_channel, publish
+from pipeline.live.dashboards import dashboard_url
 from pipeline.live.evidence import incident_evidence
 from pipeline.settings import Settings
 
@@ -64,12 +65,16 @@ class AlertEvent:
         return f"{self.kind:<8} {m['service']} start {m['start']} {m.get('evidence', '')}"
 
 
-def _message(kind: str, service: str, start: dt.datetime, end: dt.datetime, evidence: str,
+def _message(settings: Settings, kind: str, service: str, start: dt.datetime, end: dt.datetime, evidence: str,
              details: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": kind, "service": service, "start": iso_z(start), "end": iso_z(end), "evidence": evidence,
-            **details,
-            "report": f"python -m pipeline report --start {iso_z(start - REPORT_MARGIN)} "
-                      f"--end {iso_z(end + REPORT_MARGIN)}"}
+    message = {"kind": kind, "service": service, "start": iso_z(start), "end": iso_z(end), "evidence": evidence,
+               **details,
+               "report": f"python -m pipeline report --start {iso_z(start - REPORT_MARGIN)} "
+                         f"--end {iso_z(end + REPORT_MARGIN)}"}
+    if settings.superset_enabled or settings.superset_url:
+        # The service's drill-down, filtered to the service and the incident's time (with a margin).
+        message["dashboard"] = dashboard_url(settings, service, start - REPORT_MARGIN, end + REPORT_MARGIN)
+    return message
 
 
 def _overlaps(row: tuple[Any, ...], service: str, start: dt.datetime, end: dt.datetime, quiet: dt.timedelta) -> bool:
@@ -99,7 +104,7 @@ def evaluate(settings: Settings, channel: Channel, now: dt.datetime | None = Non
                 cur.execute(_sql("extend_alert"), {"alert_id": match[0], "end": end, "evidence": incident.evidence})
             elif end > closed - quiet:
                 details = incident_evidence(settings, incident.service, start, end)
-                message = _message("opened", incident.service, start, end, incident.evidence, details)
+                message = _message(settings, "opened", incident.service, start, end, incident.evidence, details)
                 cur.execute(_sql("insert_alert"), {"source": source, "service": incident.service, "start": start,
                                                     "end": end, "evidence": incident.evidence,
                                                     "message": json.dumps(message, default=str)})
@@ -110,7 +115,7 @@ def evaluate(settings: Settings, channel: Channel, now: dt.datetime | None = Non
         for alert_id, service, start, _, evidence in stored:
             if reach[alert_id] <= closed - quiet:
                 details = incident_evidence(settings, service, start, reach[alert_id])
-                message = _message("resolved", service, start, reach[alert_id], evidence, details)
+                message = _message(settings, "resolved", service, start, reach[alert_id], evidence, details)
                 cur.execute(_sql("resolve_alert"), {"alert_id": alert_id, "message": json.dumps(message, default=str)})
     conn.close()
     return send_pending(settings, channel)

@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import urllib.parse
 
 import pandas as pd
 import psycopg2
@@ -100,6 +101,10 @@ def test_an_outage_opens_one_alert_and_resolves_it_once(outage):
     assert len(message["sample_logs"]) == 5 and all(" 5" in line for line in message["sample_logs"])
     assert message["top_templates"] and message["top_contributor"] is not None
     assert message["missing"] == []
+    # The link opens the service's drill-down on this service and a range around the incident.
+    link = urllib.parse.unquote(message["dashboard"])
+    assert link.startswith(f"{settings.dashboards_url}/superset/dashboard/service-drilldown/?native_filters=")
+    assert f"val:!('{service}')" in link and f"{start - 30 * minute:%Y-%m-%dT%H:%M:%S}" in link
     assert _at(settings, channel, start + 7 * minute) == []  # still the same incident
     resolved = _at(settings, channel, end + 3 * minute)
     assert [(e.kind, e.message["service"]) for e in resolved] == [("resolved", service)]
