@@ -23,7 +23,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def test_status_of_the_running_stack_is_all_up(stack):
     result = _cli("stack", "status")
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("kinesis", "mongodb", "postgres", "trino", "flink"):
+    names = ("kinesis", "mongodb", "postgres", "trino", "flink") + (("superset",) if stack.superset_enabled else ())
+    for name in names:
         assert any(line.split()[:1] == [name] and " up " in line for line in result.stdout.splitlines()), name
     assert "in memory" in result.stdout  # the Kinesis endpoint says it keeps nothing
 
@@ -52,7 +53,8 @@ def test_data_survives_down_and_up(stack, unique_name):
         cur.execute(f"CREATE TABLE {unique_name} (n int)")
         cur.execute(f"INSERT INTO {unique_name} VALUES (42)")
 
-    assert set(manager.down(stack)) == {"kinesis", "postgres", "mongodb", "trino"}
+    servers = {"kinesis", "postgres", "mongodb", "trino"} | ({"superset"} if stack.superset_enabled else set())
+    assert set(manager.down(stack)) == servers
     assert _cli("stack", "status").returncode == 1
     manager.up(stack)
 
