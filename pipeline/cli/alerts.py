@@ -9,6 +9,7 @@ import sys
 from pipeline.cli.args import positive_float, positive_int
 from pipeline.live.alerts import recent_alerts, watch
 from pipeline.live.channel import ensure_channel, receive
+from pipeline.live.iam import watcher_policy_for
 from pipeline.settings import Settings
 
 WATCH_DESCRIPTION = """\
@@ -46,6 +47,11 @@ def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(watcher_policy_for(settings), indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     group = sub.add_parser("alerts", help="incident alerts: watch (publish), list, tail (read the queue)",
                            description="Incident alerts; see each command's --help.")
@@ -64,3 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("tail", help="take the messages waiting in the subscribed queue and print them")
     cmd.add_argument("--wait", type=positive_int, default=1, metavar="S", help="long-poll up to S seconds (max 20)")
     cmd.set_defaults(func=_cmd_tail)
+    cmd = commands.add_parser("policy", help="print the least-privilege IAM policy of the watcher (attach it on AWS)",
+                              description="The IAM policy the role or user running 'alerts watch' needs on AWS: "
+                              "publish to its topic, read its queue, nothing else. Printed as JSON for the "
+                              "account of the current credentials.")
+    cmd.set_defaults(func=_cmd_policy)
