@@ -6,11 +6,15 @@ import argparse
 
 from pipeline import report
 from pipeline.cli.args import positive_int
+from pipeline.live.dashboards import dashboard_url
 from pipeline.settings import Settings
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     report.run_demo(settings, count=args.count, minutes=args.minutes, seed=args.seed)
+    if settings.superset_enabled:
+        print(f"dashboards: {dashboard_url(settings)} (login {settings.superset_viewer_user}, password in "
+              f"{settings.secrets_dir / 'superset_viewer_password'})")
     return 0
 
 
