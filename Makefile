@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help venv up down status demo smoke test test-unit lint bench lock go-test browser lab
+.PHONY: help venv up down status demo live smoke test test-unit lint bench lock go-test browser lab
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ status: venv  ## the state of each server; non-zero if one is down
 
 demo: up  ## set everything up and run the main job: scenario -> Lambda -> Flink -> incident report
 	@$(PY) -m pipeline demo
+
+live: up  ## the pipeline live for 10 minutes (payment-outage): dashboard URL, alerts as they arrive
+	@$(PY) -m pipeline live --scenario payment-outage --duration 600
 
 smoke: up  ## a quick round trip through every server
 	@$(PY) -m pipeline smoke

@@ -19,8 +19,10 @@ from pipeline.bench import (
     flink,
     ingest,
     ingest_generator,
+    live,
     masking,
     patterns,
+    stack,
 )
 from pipeline.bench.result import Result
 from pipeline.settings import Settings
@@ -35,6 +37,8 @@ SUITES: tuple[ModuleType, ...] = (
     masking,  # masking adversarial messages, next to the old (quadratic) rules
     detection,  # incidents found in simulated scenarios, next to the ground truth
     detection_week,  # incident detection over a week of windows, next to its target
+    live,  # a live run: first failing record -> alert in the queue, and where the time goes
+    stack,  # warm 'stack up' and the stack's memory at rest (restarts the stack: last)
 )
 
 

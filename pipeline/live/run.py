@@ -29,6 +29,7 @@ the queue, so ``stop_live`` cleans up after a run whose own process was killed.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import json
@@ -45,6 +46,7 @@ from typing import Any
 import pandas as pd
 import psycopg2
 from botocore.exceptions import BotoCoreError, ClientError
+from pymongo import MongoClient
 
 from pipeline.common.aws import client, error_code
 from pipeline.common.errors import WorkbenchError
@@ -62,6 +64,7 @@ from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.stack import manager
 from pipeline.stack.base import Service, tail
 from pipeline.windows.process import FlinkJobProcess, run_job
+from pipeline.windows.tables import delete_services
 
 SQL_DIR = Path(__file__).parent / "sql"
 NEEDED_SERVERS = ("kinesis", "postgres", "mongodb", "trino", "flink")
@@ -106,6 +109,25 @@ def feed_plan(scenario: str = "payment-outage", *, duration_s: float = 600.0, ra
                              f"{duration_s / 60:g} minutes: it could not resolve",
                              "lengthen --duration, or start the incident earlier or make it shorter")
     return plan
+
+
+def isolated(settings: Settings, tag: str) -> tuple[Settings, str]:
+    """Settings and a service prefix that keep a run's data apart from everyone else's (tests, a
+    notebook's run): its own MongoDB database (so its raw logs, the templates mined from them and
+    the alert state, all keyed by that source), its own alert topic (only its watcher publishes
+    there), and services named ``<tag>-...`` in the shared window tables. ``forget`` removes them."""
+    if not _NAME.fullmatch(tag):
+        raise WorkbenchError(f"invalid tag {tag!r}", "use up to 40 lower-case letters, digits and '-'")
+    return settings.model_copy(update={"mongodb_database": tag, "alerts_topic_name": tag}), f"{tag}-"
+
+
+def forget(settings: Settings, tag: str) -> None:
+    """Delete what an isolated run left: its services' windows, its MongoDB database, its topic."""
+    delete_services(settings, tag)
+    with MongoClient(settings.mongo_uri, serverSelectionTimeoutMS=5000) as mongo:
+        mongo.drop_database(tag)
+    sns = client(settings, "sns")
+    sns.delete_topic(TopicArn=sns.create_topic(Name=tag)["TopicArn"])
 
 
 def require_stack(settings: Settings) -> None:
@@ -250,6 +272,7 @@ class LiveRun:
         require_stack(self.settings)
         _claim(self.settings, self.name, self.say)
         self._record()  # before anything is created: a run killed now still names what to clean up
+        atexit.register(self.stop)  # a script or notebook kernel that exits without stop() still cleans up
         _create_stream(self.settings, self.stream)
         self.channel = ensure_channel(self.settings)
         self.say(f"live run '{self.name}': stream {self.stream}, alerts on topic {self.settings.alerts_topic_name} "
@@ -381,7 +404,8 @@ class LiveRun:
         return LiveResult(self.name, tuple(self.alerts), incidents, tuple(self.latencies()), interrupted)
 
     def stop(self) -> None:
-        """Stop every process the run started and delete its stream and queue."""
+        """Stop every process the run started and delete its stream and queue (again: nothing to do)."""
+        atexit.unregister(self.stop)
         cleanup(self.settings, self.name, self.say)
 
     def __enter__(self) -> LiveRun:
@@ -459,7 +483,9 @@ def cleanup(settings: Settings, name: str = DEFAULT_NAME, say: Callable[[str], N
             process.stop()
             process.state_path.unlink(missing_ok=True)
     with step("stop the Flink job"):
-        FlinkJobProcess(settings, state.get("flink_job", name)).stop()
+        job = FlinkJobProcess(settings, state.get("flink_job", name))
+        job.stop()
+        job.state_path.unlink(missing_ok=True)  # its last progress: of no use once the run has ended
     stream, queue = state.get("stream"), state.get("queue")
     if queue:
         with step(f"delete the queue {queue}"):

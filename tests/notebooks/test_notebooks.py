@@ -69,7 +69,7 @@ def test_the_story_runs_top_to_bottom_with_small_parameters(stack, tmp_path):
 
 # The stage package of each notebook; a notebook may also use settings, common and earlier stages.
 STAGE_OF_NOTEBOOK = {"01": "stack", "02": "generate", "03": "ingest", "04": "windows", "05": "analysis",
-                     "06": "report"}
+                     "06": "report", "07": "live"}
 STAGES = list(STAGE_OF_NOTEBOOK.values())
 
 

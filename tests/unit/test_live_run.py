@@ -106,3 +106,13 @@ def test_alert_latency_stages_add_up_to_the_total():
                      "evidence, publish and delivery": 3.0}
     assert sum(parts.values()) == latency.total_s == 235.0
     assert latency.line().startswith("payment: 235 s from the first failing record (12:03:20) to the queue")
+
+
+def test_the_cli_parses_the_run_and_the_stop(tmp_path):
+    from pipeline.cli import build_parser, main
+
+    args = build_parser().parse_args(["live"])
+    assert (args.scenario, args.duration, args.rate, args.incident_start, args.incident_minutes, args.history,
+            args.grace, args.stop) == ("payment-outage", 600.0, 20.0, 3, 3, 15, None, False)
+    # Nothing recorded to stop: says so, exit code 1, and touches no server.
+    assert main(["live", "--stop"], settings=Settings(var_dir=tmp_path)) == 1
