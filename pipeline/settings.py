@@ -139,7 +139,7 @@ class Settings(BaseSettings):
 
     # --- template mining -------------------------------------------------------------------------
     mining_settle_s: int = Field(
-        default=120, ge=0, le=7 * 24 * 3600,
+        default=30, ge=0, le=7 * 24 * 3600,
         description="the template miner mines a minute once it is this long (plus watermark_bound_s) in the "
                     "past: logs stored later than that are not mined, as the windows do not count late logs")
 
@@ -153,6 +153,9 @@ class Settings(BaseSettings):
                                      "an incident's baseline comes from them")
     alerts_quiet_min: int = Field(default=2, ge=1, description="an incident is resolved after this many closed "
                                   "minutes without it")
+    alerts_window_settle_s: int = Field(
+        default=5, ge=0, le=3600, description="the watcher judges a minute's windows this long after the "
+        "watermark passed it (the window job's sink flush)")
 
     # --- dashboards (Apache Superset over Trino) --------------------------------------------------
     superset_enabled: bool = Field(

@@ -42,7 +42,7 @@ def run(settings: Settings, scale: float) -> list[Result]:
     if not latencies:
         raise RuntimeError("the opened alert could not be timed: no failing record or alert row found")
     latency = latencies[0]
-    setup = (f"settle {settings.mining_settle_s} s, watermark bound {settings.watermark_bound_s} s, "
+    setup = (f"window settle {settings.alerts_window_settle_s} s, watermark bound {settings.watermark_bound_s} s, "
              f"watcher every {settings.alerts_interval_s:g} s")
     results = [Result("live: first failing record -> alert in queue", latency.total_s, "s", f"target {TARGET_S:g} s",
                       f"{plan.rate:g} events/s; {setup}")]

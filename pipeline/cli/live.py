@@ -21,7 +21,7 @@ minutes in, for --incident-minutes minutes.
 Prints the dashboard URL, then one line per alert as it arrives in the run's queue (subscribed to
 the alert topic): opened|resolved, service, start, evidence. After the traffic ends it waits a grace
 period for the incident's resolution (default: the minute in progress + WB_ALERTS_QUIET_MIN closed
-minutes + WB_MINING_SETTLE_S + WB_WATERMARK_BOUND_S + two watcher intervals + 30 s; it ends sooner
+minutes + WB_ALERTS_WINDOW_SETTLE_S + WB_WATERMARK_BOUND_S + two watcher intervals + 30 s; it ends sooner
 once every incident opened has resolved), then prints how long each alert took from the incident's
 first failing record, and stops everything it started. Ctrl-C stops everything as well.
 

@@ -3,9 +3,13 @@ alert topic when an incident opens and one when it resolves.
 
 Each evaluation (``evaluate``):
 
-1. mines the raw logs' templates up to closed time (the miner's step of the live run: the alerts'
-   evidence reads them);
-2. detects incidents in the windows of the last ``alerts_lookback_min`` minutes up to closed time;
+1. mines the raw logs' templates up to the miner's closed time (``mining_settle_s`` plus the
+   watermark bound behind now: the raw logs of those minutes are all stored; the alerts' evidence
+   reads the templates);
+2. detects incidents in the windows of the last ``alerts_lookback_min`` minutes up to the windows'
+   closed time (``windows_closed_until``: the watermark bound plus ``alerts_window_settle_s`` behind
+   now, never past the latest window written): windows are final once the watermark passed them,
+   so detection waits for nothing else;
 3. matches them with the open incidents stored in PostgreSQL (same service, overlapping, or starting
    within ``alerts_quiet_min`` of the stored end): a match extends the stored one; an unmatched
    incident still going on (its last flagged minute within the quiet minutes of closed time) opens a
@@ -82,13 +86,27 @@ def _overlaps(row: tuple[Any, ...], service: str, start: dt.datetime, end: dt.da
     return stored_service == service and start <= stored_end + quiet and end >= stored_start
 
 
+def windows_closed_until(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
+    """The end of the windows the detector judges: the last whole minute at least the watermark bound and
+    ``alerts_window_settle_s`` (the sink's flush) ago, held back to the latest window the job wrote, so a
+    job running behind never has its missing minutes judged (and an incident resolved) early."""
+    moment = utc_naive(now or dt.datetime.now(dt.UTC)) - dt.timedelta(
+        seconds=settings.watermark_bound_s + settings.alerts_window_settle_s)
+    by_clock = moment.replace(second=0, microsecond=0)
+    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
+        cur.execute(_sql("latest_window"))
+        latest = cur.fetchone()[0]
+    conn.close()
+    return by_clock if latest is None else min(by_clock, latest)
+
+
 def evaluate(settings: Settings, channel: Channel, now: dt.datetime | None = None,
              mine: bool = True) -> list[AlertEvent]:
     """One evaluation (see the module docstring); the messages sent."""
-    closed = closed_until(settings, now)
     if mine:
         with contextlib.suppress(NothingToMine):  # no raw logs yet: nothing to mine, nothing to alert on
-            mine_stored(settings, closed, progress=False, now=now)
+            mine_stored(settings, closed_until(settings, now), progress=False, now=now)
+    closed = windows_closed_until(settings, now)
     found = incidents(settings, closed - dt.timedelta(minutes=settings.alerts_lookback_min), closed)
     quiet = dt.timedelta(minutes=settings.alerts_quiet_min)
     source = source_name(settings)

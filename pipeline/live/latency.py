@@ -7,8 +7,8 @@ the time passes in stages, each set by a part of the pipeline:
    the alert waits for the end of the last minute it judged (the message's ``end``);
 2. Flink writes a window once the watermark (event time minus ``watermark_bound_s``) passes its
    end, and the JDBC sink flushes within a second: the row shows up in PostgreSQL;
-3. the watcher judges only closed time, ``mining_settle_s + watermark_bound_s`` behind now, so
-   that the raw logs it mines (stored by the Lambda, which may lag) are complete;
+3. the watcher judges the windows up to their closed time, ``watermark_bound_s +
+   alerts_window_settle_s`` behind now (held back to the latest window written);
 4. the watcher evaluates every ``alerts_interval_s``, and each evaluation first mines the new raw
    logs and runs the detector (the alert row's transaction starts when that is done);
 5. the evidence (top contributor, templates and sample lines through Trino), the publish to SNS
@@ -35,7 +35,7 @@ class AlertLatency:
     first_failure: dt.datetime  # event time of the incident's first 5xx
     judged_until: dt.datetime  # end of the last minute the detector needed (the message's ``end``)
     window_written: dt.datetime | None  # when that minute's window row was first seen in PostgreSQL
-    closed_at: dt.datetime  # when closed time reached ``judged_until`` (+ settle + watermark bound)
+    closed_at: dt.datetime  # when the windows' closed time reached ``judged_until`` (+ bound + settle)
     detected: dt.datetime  # mining and detection done: the alert row's transaction began
     received: dt.datetime  # the message taken from the queue
 
@@ -48,7 +48,7 @@ class AlertLatency:
         marks = [("the minutes the detector needs", self.judged_until)]
         if self.window_written is not None:
             marks.append(("watermark bound, window firing and sink flush", self.window_written))
-        marks += [("closed time (mining settle)", self.closed_at),
+        marks += [("windows' closed time (bound + settle)", self.closed_at),
                   ("watcher interval, mining and detection", self.detected),
                   ("evidence, publish and delivery", self.received)]
         parts, previous = [], self.first_failure
@@ -68,7 +68,7 @@ def alert_latency(settings: Settings, service: str, first_failure: dt.datetime, 
                   window_written: dt.datetime | None = None) -> AlertLatency:
     """The stages of one "opened" alert (any zone; naive means UTC)."""
     judged_until = utc_naive(message_end)
-    lag = dt.timedelta(seconds=settings.mining_settle_s + settings.watermark_bound_s)
+    lag = dt.timedelta(seconds=settings.watermark_bound_s + settings.alerts_window_settle_s)
     return AlertLatency(service, utc_naive(first_failure), judged_until,
                         None if window_written is None else utc_naive(window_written), judged_until + lag,
                         utc_naive(detected), utc_naive(received))

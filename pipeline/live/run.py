@@ -77,7 +77,7 @@ _NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
 def default_grace_s(settings: Settings) -> float:
     """Seconds after the traffic ends that an incident ending with it still needs to resolve."""
-    return (60.0 * (settings.alerts_quiet_min + 1) + settings.mining_settle_s + settings.watermark_bound_s
+    return (60.0 * (settings.alerts_quiet_min + 1) + settings.alerts_window_settle_s + settings.watermark_bound_s
             + 2 * settings.alerts_interval_s + GRACE_MARGIN_S)
 
 

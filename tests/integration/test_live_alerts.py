@@ -79,8 +79,8 @@ def outage(stack):
 
 
 def _at(settings, channel, closed: dt.datetime):
-    """An evaluation whose closed time is ``closed`` (naive UTC, a whole minute)."""
-    lag = dt.timedelta(seconds=settings.mining_settle_s + settings.watermark_bound_s)
+    """An evaluation whose windows' closed time is ``closed`` (naive UTC, a whole minute)."""
+    lag = dt.timedelta(seconds=settings.watermark_bound_s + settings.alerts_window_settle_s)
     return evaluate(settings, channel, now=(closed + lag).replace(tzinfo=dt.UTC))
 
 

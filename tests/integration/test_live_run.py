@@ -12,7 +12,7 @@ run sends nothing.
 
 Sized to stay short: 10 events/s, 6 minutes of history, the incident one minute into the live
 traffic for two minutes. The run's settings shorten the waits that are settings, not behaviour:
-closed time lags now by 10 s of mining settle instead of 120 (the Lambda here lags by about a
+the miner's closed time lags now by 10 s of settle instead of 30 (the Lambda here lags by about a
 second), the watcher evaluates every 5 s, and an incident resolves after one quiet closed minute.
 """
 

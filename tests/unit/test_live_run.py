@@ -61,9 +61,9 @@ def test_feed_plan_refuses_what_cannot_work(kwargs, says):
 
 
 def test_the_grace_period_covers_an_incident_that_ends_with_the_traffic():
-    settings = Settings(alerts_quiet_min=2, mining_settle_s=120, watermark_bound_s=5, alerts_interval_s=10)
-    # the minute in progress and 2 quiet minutes, closed time's lag, two evaluations, a margin
-    assert default_grace_s(settings) == 180 + 125 + 20 + 30
+    settings = Settings(alerts_quiet_min=2, alerts_window_settle_s=7, watermark_bound_s=5, alerts_interval_s=10)
+    # the minute in progress and 2 quiet minutes, the windows' closed time's lag, two evaluations, a margin
+    assert default_grace_s(settings) == 180 + 12 + 20 + 30
 
 
 def _alert(kind: str, service: str = "payment", start: str = "2026-03-01T12:03:00Z") -> LiveAlert:
@@ -94,18 +94,18 @@ def test_live_processes_log_under_var_log_live_and_record_their_pid_in_var_run(t
 
 
 def test_alert_latency_stages_add_up_to_the_total():
-    settings = Settings(mining_settle_s=120, watermark_bound_s=5)
+    settings = Settings(alerts_window_settle_s=5, watermark_bound_s=5)
     first = dt.datetime(2026, 3, 1, 12, 3, 20)
     latency = alert_latency(settings, "payment", first, "2026-03-01T12:05:00Z",
-                            detected=dt.datetime(2026, 3, 1, 12, 7, 12, tzinfo=dt.UTC),
-                            received=dt.datetime(2026, 3, 1, 12, 7, 15, tzinfo=dt.UTC),
+                            detected=dt.datetime(2026, 3, 1, 12, 5, 19, tzinfo=dt.UTC),
+                            received=dt.datetime(2026, 3, 1, 12, 5, 22, tzinfo=dt.UTC),
                             window_written=dt.datetime(2026, 3, 1, 12, 5, 6, tzinfo=dt.UTC))
     parts = dict(latency.parts())
     assert parts == {"the minutes the detector needs": 100.0, "watermark bound, window firing and sink flush": 6.0,
-                     "closed time (mining settle)": 119.0, "watcher interval, mining and detection": 7.0,
+                     "windows' closed time (bound + settle)": 4.0, "watcher interval, mining and detection": 9.0,
                      "evidence, publish and delivery": 3.0}
-    assert sum(parts.values()) == latency.total_s == 235.0
-    assert latency.line().startswith("payment: 235 s from the first failing record (12:03:20) to the queue")
+    assert sum(parts.values()) == latency.total_s == 122.0
+    assert latency.line().startswith("payment: 122 s from the first failing record (12:03:20) to the queue")
 
 
 def test_the_cli_parses_the_run_and_the_stop(tmp_path):
