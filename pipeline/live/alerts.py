@@ -8,8 +8,7 @@ Each evaluation (``evaluate``):
    reads the templates);
 2. detects incidents in the windows of the last ``alerts_lookback_min`` minutes up to the windows'
    closed time (``windows_closed_until``: the watermark bound plus ``alerts_window_settle_s`` behind
-   now, never past the latest window written): windows are final once the watermark passed them,
-   so detection waits for nothing else;
+   now): windows are final once the watermark passed them, so detection waits for nothing else;
 3. matches them with the open incidents stored in PostgreSQL (same service, overlapping, or starting
    within ``alerts_quiet_min`` of the stored end): a match extends the stored one; an unmatched
    incident still going on (its last flagged minute within the quiet minutes of closed time) opens a
@@ -88,26 +87,27 @@ def _overlaps(row: tuple[Any, ...], service: str, start: dt.datetime, end: dt.da
 
 def windows_closed_until(settings: Settings, now: dt.datetime | None = None) -> dt.datetime:
     """The end of the windows the detector judges: the last whole minute at least the watermark bound and
-    ``alerts_window_settle_s`` (the sink's flush) ago, held back to the latest window the job wrote, so a
-    job running behind never has its missing minutes judged (and an incident resolved) early."""
+    ``alerts_window_settle_s`` (the sink's flush) ago. By the clock, not by the windows written: when the
+    traffic stops, its last minute is never written (nothing moves the watermark past it), and an
+    incident running into it must still be judged and resolved."""
     moment = utc_naive(now or dt.datetime.now(dt.UTC)) - dt.timedelta(
         seconds=settings.watermark_bound_s + settings.alerts_window_settle_s)
-    by_clock = moment.replace(second=0, microsecond=0)
-    with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
-        cur.execute(_sql("latest_window"))
-        latest = cur.fetchone()[0]
-    conn.close()
-    return by_clock if latest is None else min(by_clock, latest)
+    return moment.replace(second=0, microsecond=0)
 
 
 def evaluate(settings: Settings, channel: Channel, now: dt.datetime | None = None,
-             mine: bool = True) -> list[AlertEvent]:
-    """One evaluation (see the module docstring); the messages sent."""
+             mine: bool = True, note: Callable[[str], None] | None = None) -> list[AlertEvent]:
+    """One evaluation (see the module docstring); the messages sent. ``note`` hears what it judged:
+    the windows' closed time and the incidents found (the watcher's log, once a minute)."""
     if mine:
         with contextlib.suppress(NothingToMine):  # no raw logs yet: nothing to mine, nothing to alert on
             mine_stored(settings, closed_until(settings, now), progress=False, now=now)
     closed = windows_closed_until(settings, now)
     found = incidents(settings, closed - dt.timedelta(minutes=settings.alerts_lookback_min), closed)
+    if note is not None:
+        seen = ", ".join(f"{i.service} {utc_naive(i.start):%H:%M}-{utc_naive(i.end):%H:%M}" for i in found.itertuples())
+        note(f"windows closed until {closed:%H:%M}: {len(found)} incident(s) in the last "
+             f"{settings.alerts_lookback_min} min{': ' + seen if seen else ''}")
     quiet = dt.timedelta(minutes=settings.alerts_quiet_min)
     source = source_name(settings)
     with psycopg2.connect(**settings.psycopg2_kwargs()) as conn, conn.cursor() as cur:
@@ -164,10 +164,17 @@ def watch(settings: Settings, interval_s: float | None = None, cycles: int | Non
     channel = ensure_channel(settings)
     say(f"watching {source_name(settings)} every {interval:g} s; alerts go to {channel.topic_arn}")
     sent, done = 0, 0
+    last_note = [""]
+
+    def note(line: str) -> None:  # a line when the judged minute (or what was found in it) changes
+        if line != last_note[0]:
+            last_note[0] = line
+            say(line)
+
     while cycles is None or done < cycles:
         began = time.monotonic()
         try:
-            for event in evaluate(settings, channel):
+            for event in evaluate(settings, channel, note=note):
                 say(event.line())
                 sent += 1
         except (WorkbenchError, psycopg2.Error, OSError) as exc:

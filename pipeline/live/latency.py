@@ -8,7 +8,7 @@ the time passes in stages, each set by a part of the pipeline:
 2. Flink writes a window once the watermark (event time minus ``watermark_bound_s``) passes its
    end, and the JDBC sink flushes within a second: the row shows up in PostgreSQL;
 3. the watcher judges the windows up to their closed time, ``watermark_bound_s +
-   alerts_window_settle_s`` behind now (held back to the latest window written);
+   alerts_window_settle_s`` behind now;
 4. the watcher evaluates every ``alerts_interval_s``, and each evaluation first mines the new raw
    logs and runs the detector (the alert row's transaction starts when that is done);
 5. the evidence (top contributor, templates and sample lines through Trino), the publish to SNS

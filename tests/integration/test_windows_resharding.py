@@ -70,14 +70,6 @@ def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, uniqu
         # The bound is the default's 5 s of real time, in event time that runs SPEED times faster.
         run = windows.run_job(settings, name=unique_name, stream=unique_name, parallelism=2,
                               watermark_bound_s=settings.watermark_bound_s * SPEED, say=lambda _: None)
-        # Both shards' readers report before the first record: a reader that starts reading only after
-        # the idle timeout would have its subtask marked idle, and its shard's first records late
-        # (the start-up race of any live job, shown by the reconciliation; not what this test is about).
-        job = windows.jobs(settings, unique_name)[0]
-        ready_by = time.monotonic() + 90
-        while len(job.state().get("behind_ms", {})) < 2 and time.monotonic() < ready_by:
-            time.sleep(0.5)
-        assert len(job.state().get("behind_ms", {})) >= 2, f"the job's shard readers never reported: {job.state()}"
         producer.start()
         time.sleep(PRODUCE_S / 3)
         parent = "shardId-000000000000"

@@ -38,9 +38,10 @@ def test_stack_notebook_shows_every_server_up(stack, tmp_path):
     executed = execute("01", {"profile": "local"}, output=tmp_path / "01.ipynb")
     html = "".join("".join(o.get("data", {}).get("text/html", [])) for c in json.loads(executed.read_text())["cells"]
                    if c["cell_type"] == "code" for o in c.get("outputs", []))
-    for service in ("kinesis", "mongodb", "postgres", "trino", "flink"):
+    servers = ("kinesis", "mongodb", "postgres", "trino", "flink") + (("superset",) if stack.superset_enabled else ())
+    for service in servers:
         assert f"<th>{service}</th>" in html
-    assert html.count("<td>up</td>") == 5 and "<td>down</td>" not in html
+    assert html.count("<td>up</td>") == len(servers) and "<td>down</td>" not in html
 
 
 @pytest.mark.stack
