@@ -60,6 +60,7 @@ def _existing_buckets() -> set[str]:
     from superset.extensions import db
     from superset.models.core import Database
 
+    _quoted(_RAW_SCHEMA), _quoted(_RAW_COLLECTION)  # plain names only: they are pasted into the SQL below
     database = db.session.query(Database).filter_by(database_name="Trino").one()
     with database.get_sqla_engine() as engine, engine.connect() as conn:
         rows = conn.exec_driver_sql(
