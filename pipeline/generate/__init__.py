@@ -5,6 +5,6 @@ sent into Kinesis with batched PutRecords, and the ground truth of what was sent
 """
 
 from pipeline.generate.generator import GeneratorConfig
-from pipeline.generate.run import GenerateResult, backfill_config, run, sent_per_minute
+from pipeline.generate.run import GenerateResult, backfill_config, run, run_merged, sent_per_minute
 
-__all__ = ["GenerateResult", "GeneratorConfig", "backfill_config", "run", "sent_per_minute"]
+__all__ = ["GenerateResult", "GeneratorConfig", "backfill_config", "run", "run_merged", "sent_per_minute"]

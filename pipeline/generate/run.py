@@ -5,9 +5,10 @@ against what was really sent)."""
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from pipeline.common.aws import require_stream
 from pipeline.common.times import last_minutes
-from pipeline.generate.generator import GeneratorConfig, LogGenerator, generate
+from pipeline.generate.generator import GeneratorConfig, LogEvent, LogGenerator, generate
 from pipeline.generate.ground_truth import Tally, build_ground_truth, reserve_run, write_ground_truth
 from pipeline.generate.producer import KinesisProducer, ProducerError, ProducerStats, kinesis_client
 from pipeline.generate.scenarios import make_scenario
@@ -57,6 +58,30 @@ def run(settings: Settings, config: GeneratorConfig, *, stream: str | None = Non
     Raises WorkbenchError before generating anything when the stream cannot take records. A producer
     failure or Ctrl-C ends the run early; the result says so and the ground truth covers what was sent.
     """
+    return _send(settings, [config], stream=stream, concurrency=concurrency, progress=progress, say=say)[0]
+
+
+def run_merged(settings: Settings, configs: Sequence[GeneratorConfig], *, stream: str | None = None,
+               say: Callable[[str], None] | None = None) -> list[GenerateResult]:
+    """Send several backfills as one, their events merged in time order; one run (ground truth) each.
+
+    Backfills sent side by side by separate producers interleave by arrival, not by time: as fast
+    as a backfill goes, one producer a fraction of a second ahead is minutes ahead in event time,
+    and a live window job's watermark follows it, so the other's records arrive late for their
+    windows. Merged, the stream carries the time order a live job needs.
+    """
+    if not all(c.backfill for c in configs):
+        raise ValueError("only backfills (start and end) can be merged; live runs are paced by the clock")
+    return _send(settings, configs, stream=stream, concurrency=1, progress=False, say=say)
+
+
+def _timestamp(event: LogEvent) -> str:
+    # Timestamps share one fixed format, so comparing the strings compares the times.
+    return event.record["timestamp"] if event.record is not None else ""
+
+
+def _send(settings: Settings, configs: Sequence[GeneratorConfig], *, stream: str | None, concurrency: int | None,
+          progress: bool, say: Callable[[str], None] | None) -> list[GenerateResult]:
     say = say or _warn
     stream = stream or settings.stream_name
     concurrency = concurrency or settings.generator_concurrency
@@ -65,26 +90,37 @@ def run(settings: Settings, config: GeneratorConfig, *, stream: str | None = Non
     if concurrency > 1 and settings.is_local:
         say(f"warning: {concurrency} PutRecords calls in flight against moto, whose put_record is not safe for "
             "concurrent calls: records may be lost (keep --concurrency 1 locally)")
-    run_id, run_dir = reserve_run(settings, config.scenario.name)
-    generator, tally = LogGenerator(config), Tally()
+    runs = [(*reserve_run(settings, c.scenario.name), LogGenerator(c), Tally()) for c in configs]
+    linger_s = None if all(c.backfill for c in configs) else LIVE_LINGER_S
     producer = KinesisProducer(client, stream, max_attempts=settings.generator_max_attempts,
-                               concurrency=concurrency, linger_s=None if config.backfill else LIVE_LINGER_S)
-    mode = "backfill" if config.backfill else f"live at {config.rate:g}/s"
-    say(f"run {run_id}: {config.total or 'unlimited'} events ({mode}), scenario {config.scenario.name}, "
-        f"seed {config.seed}, into {stream}")
+                               concurrency=concurrency, linger_s=linger_s)
+    for (run_id, _, _, _), config in zip(runs, configs, strict=True):
+        mode = "backfill" if config.backfill else f"live at {config.rate:g}/s"
+        say(f"run {run_id}: {config.total or 'unlimited'} events ({mode}), scenario {config.scenario.name}, "
+            f"seed {config.seed}, into {stream}")
+    watched = [tally.watch(generator) for _, _, generator, tally in runs]
+    events = watched[0] if len(watched) == 1 else heapq.merge(*watched, key=_timestamp)
+    totals = [c.total for c in configs]
+    total = None if None in totals else sum(t for t in totals if t is not None)
     error, interrupted = None, False
     try:
-        producer.send(tally.watch(generator), total=config.total, progress=progress)
+        producer.send(events, total=total, progress=progress)
     except ProducerError as exc:
         error = str(exc)
     except KeyboardInterrupt:
         error, interrupted = "interrupted", True
-    truth = build_ground_truth(run_id=run_id, generator=generator, tally=tally, stream=stream,
-                               stats=producer.stats, error=error)
-    path = write_ground_truth(run_dir, truth)
-    return GenerateResult(run_id=run_id, ground_truth_path=path, truth=truth, stats=producer.stats,
-                          generated=tally.generated, malformed=len(tally.malformed), error=error,
-                          interrupted=interrupted)
+    results = []
+    for run_id, run_dir, generator, tally in runs:
+        # Merged runs share one producer: each is credited with its own events when all went out.
+        stats = producer.stats if len(runs) == 1 else replace(
+            producer.stats, sent=tally.generated if error is None else min(tally.generated, producer.stats.sent))
+        truth = build_ground_truth(run_id=run_id, generator=generator, tally=tally, stream=stream, stats=stats,
+                                   error=error)
+        path = write_ground_truth(run_dir, truth)
+        results.append(GenerateResult(run_id=run_id, ground_truth_path=path, truth=truth, stats=stats,
+                                      generated=tally.generated, malformed=len(tally.malformed), error=error,
+                                      interrupted=interrupted))
+    return results
 
 
 def backfill_config(scenario: str = "payment-outage", count: int = 20_000, minutes: int = 60, seed: int = 7,

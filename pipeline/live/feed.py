@@ -1,19 +1,23 @@
-"""The traffic of a live run, as a process of its own: first a quiet history, then live traffic.
+"""The traffic of a live run: first every feed's quiet history, then each feed's live traffic.
 
 The incident detector judges each minute against the service's own baseline, which it takes from
 the service's normal minutes in the windows it reads (at least ``min_baseline_minutes`` of them,
 and more normal than abnormal ones). On a fresh stack there are none, so an incident a few minutes
-into a live run would have nothing to be judged against. The feed therefore first sends the last
-``history_min`` minutes of the same traffic as a backfill (timestamped in the past, sent as fast
-as the stream takes it, the scenario's incident moved beyond it), then paces live events at
-``rate`` a second, timestamped now, with the incident ``start_min`` minutes after the live part
-began. Both parts go through ``pipeline.generate.run``, so each has its ground truth.
+into a live run would have nothing to be judged against. A run therefore first sends the last
+``history_min`` minutes of each feed's traffic as a backfill (timestamped in the past, the
+scenario's incident moved beyond it): all feeds' histories at once, merged in time order by one
+producer (``send_history``). Sent side by side by separate processes, a backfill's hundreds of
+event-seconds a second would put one feed minutes ahead of the other in event time, and the live
+window job's watermark would make the other's records late. Then each feed, as a process of its
+own, paces live events at ``rate`` a second, timestamped now, with the incident ``start_min``
+minutes after its live part began. Both parts go through ``pipeline.generate``, so each has its
+ground truth.
 
 ``prefix`` renames every service (and the scenario's service): runs side by side, or a test's
 run, keep their windows and alerts apart from everyone else's in the shared PostgreSQL tables.
 
-``python -m pipeline.live.feed --plan JSON --stream NAME --state FILE`` is the process; it writes
-what it did (the live part's start, the incident, the ground truth files) to the state file.
+``python -m pipeline.live.feed --plan JSON --stream NAME --state FILE`` is the live process; it
+writes what it did (the live part's start, the incident, the ground truth file) to the state file.
 """
 
 from __future__ import annotations
@@ -24,14 +28,18 @@ import datetime as dt
 import json
 import signal
 import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import generate
+from pipeline.common.errors import WorkbenchError
 from pipeline.common.files import write_json_atomic
 from pipeline.common.times import iso_z
 from pipeline.generate.generator import GeneratorConfig
+from pipeline.generate.run import GenerateResult
 from pipeline.generate.scenarios import Scenario, make_scenario
 from pipeline.generate.traffic import DEFAULT_SERVICES, ServiceProfile
 from pipeline.settings import Settings
@@ -113,8 +121,31 @@ def _fields(scenario: Scenario) -> set[str]:
     return {f.name for f in dataclasses.fields(scenario)} if dataclasses.is_dataclass(scenario) else set()
 
 
+def send_history(settings: Settings, plans: Sequence[FeedPlan], stream: str,
+                 say: Callable[[str], None] = print) -> list[GenerateResult]:
+    """Send the history of every plan that has one, merged in time order, ending now.
+
+    Raises WorkbenchError when the stream did not take all of it."""
+    plans = [plan for plan in plans if plan.history_min]
+    if not plans:
+        return []
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    began = time.monotonic()
+    results = generate.run_merged(settings, [plan.history_config(end) for plan in plans], stream=stream, say=say)
+    failed = next((r for r in results if not r.ok), None)
+    if failed is not None and failed.interrupted:
+        raise KeyboardInterrupt
+    if failed is not None:
+        raise WorkbenchError(f"the history was not sent completely: {failed.error}",
+                             "check the stack ('python -m pipeline stack status') and start the run again")
+    minutes = max(plan.history_min for plan in plans)
+    say(f"history: {sum(r.stats.sent for r in results)} events of the {minutes} minutes before {iso_z(end)} "
+        f"for {len(plans)} feed(s), in time order, in {time.monotonic() - began:.1f} s")
+    return results
+
+
 def run_feed(settings: Settings, plan: FeedPlan, stream: str, state_path: Path) -> int:
-    """Send the history, then the live part; the exit code (0: everything sent)."""
+    """Send the live part (the run has sent the history); the exit code (0: everything sent)."""
     state: dict[str, Any] = {"plan": dataclasses.asdict(plan), "stream": stream}
 
     def note(**values: Any) -> None:
@@ -124,16 +155,6 @@ def run_feed(settings: Settings, plan: FeedPlan, stream: str, state_path: Path) 
     def say(line: str) -> None:
         print(line, flush=True)
 
-    if plan.history_min:
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        history = generate.run(settings, plan.history_config(now), stream=stream, say=say)
-        note(history={"start": iso_z(now - dt.timedelta(minutes=plan.history_min)), "end": iso_z(now),
-                      "sent": history.stats.sent, "ground_truth": str(history.ground_truth_path)})
-        say(f"history: {history.stats.sent} events of the {plan.history_min} minutes before {iso_z(now)} "
-            f"in {history.stats.seconds:.1f} s")
-        if not history.ok:
-            note(phase="failed", error=history.error)
-            return 130 if history.interrupted else 1
     began = dt.datetime.now(dt.UTC)
     planned = plan.live_scenario().incident(began)
     note(phase="live", live_started=began.isoformat(),

@@ -8,7 +8,8 @@ in ``var/log/live/``), in this order:
 - a live Flink window job (``pipeline.windows.process.run_job``; its log in ``var/log/flink/``,
   where ``flink status`` finds it): the stream into the windows in PostgreSQL;
 - the alert watcher (``python -m pipeline alerts watch``): closed windows into alerts on SNS;
-- one feed per ``FeedPlan`` (``pipeline.live.feed``): a quiet history, then live traffic.
+- one feed per ``FeedPlan`` (``pipeline.live.feed``): live traffic, after the run has sent every
+  feed's quiet history merged in time order (``send_history``).
 
 The run writes to a stream of its own, created at the start and deleted at the end: the trigger
 and the Flink job read it from its start, so the history is read before the live traffic and no
@@ -53,12 +54,13 @@ from pipeline.common.errors import WorkbenchError
 from pipeline.common.files import write_json_atomic
 from pipeline.common.templates import sql_file
 from pipeline.common.times import iso_z, utc_naive
+from pipeline.generate.run import GenerateResult
 from pipeline.generate.scenarios import make_scenario
 from pipeline.ingest.checkpoints import default_checkpoint_path, lock_path
 from pipeline.live.alerts import recent_alerts
 from pipeline.live.channel import Channel, ensure_channel, receive
 from pipeline.live.dashboards import dashboard_url
-from pipeline.live.feed import FeedPlan
+from pipeline.live.feed import FeedPlan, send_history
 from pipeline.live.latency import AlertLatency, alert_latency, first_failure
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.stack import manager
@@ -253,6 +255,7 @@ class LiveRun:
         self._windows: dict[tuple[str, dt.datetime], tuple[int, int]] = {}
         self._windows_polled = 0.0
         self._feeds_done_at: float | None = None
+        self.history: list[GenerateResult] = []  # one per feed with a history, in the feeds' order
 
     # --- the run's record: what to stop and delete, also for a later 'live --stop' ---------------
     @property
@@ -284,6 +287,7 @@ class LiveRun:
         self.watcher.start()
         self.say(f"alert watcher started (pid {self.watcher.pid()}), every {self.settings.alerts_interval_s:g} s; "
                  f"log: {self.watcher.log_path}")
+        self.history = send_history(self.settings, self.feeds, self.stream, self.say)
         for plan, feed in zip(self.feeds, self.feed_processes, strict=True):
             feed.start()
             self.say(f"feed started (pid {feed.pid()}): {_describe(plan)}; log: {feed.log_path}")

@@ -3,6 +3,7 @@ sent arrives byte for byte, spread over every shard, with the retry path exercis
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from pipeline import generate as generate_stage
 from pipeline.generate.generator import GeneratorConfig, generate
 from pipeline.generate.malformed import BAD_KINDS
 from pipeline.generate.producer import KinesisProducer, kinesis_client
@@ -162,3 +164,20 @@ def test_cli_names_a_missing_stream_and_exits_1(stack, unique_name, tmp_path):
 
     assert result.returncode == 1
     assert f"stream '{unique_name}' does not exist" in result.stderr
+
+
+def test_merged_backfills_arrive_in_time_order_with_a_ground_truth_each(stack, stream):
+    """Two backfills over the same minutes sent as one: every shard holds their records in time order
+    (what a live window job's watermark needs), and each run's ground truth counts its own records."""
+    quiet = config(1500, seed=11, services=tuple(
+        dataclasses.replace(p, name=f"q-{p.name}") for p in config(1).services))
+    results = generate_stage.run_merged(stack, [config(1000, seed=3), quiet], stream=stream, say=lambda _: None)
+    by_shard = read_back(stack, stream)
+    stamps = [[json.loads(data)["timestamp"] for data, _ in records] for records in by_shard.values()]
+    assert all(shard == sorted(shard) for shard in stamps)
+    services = Counter("q" if json.loads(data)["service"].startswith("q-") else "main"
+                       for records in by_shard.values() for data, _ in records)
+    assert services == {"main": 1000, "q": 1500}
+    assert [r.truth["counts"]["sent"] for r in results] == [1000, 1500]
+    assert all(r.ok and r.truth["complete"] for r in results)
+    assert len({r.run_id for r in results}) == 2
