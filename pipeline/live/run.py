@@ -11,7 +11,7 @@ in ``var/log/live/``), in this order:
 - one feed per ``FeedPlan`` (``pipeline.live.feed``): live traffic, after the run has sent every
   feed's quiet history merged in time order (``send_history``).
 
-The run writes to a stream of its own, created at the start and deleted at the end: the trigger
+The run writes to a stream of its own (one shard), created at the start and deleted at the end: the trigger
 and the Flink job read it from its start, so the history is read before the live traffic and no
 other producer's records mix in. It takes its alerts off a queue of its own subscribed to the
 alert topic (the usual queue, read by ``alerts tail``, still gets them), and shows only messages
@@ -440,9 +440,16 @@ def run_state_path(settings: Settings, name: str) -> Path:
 
 
 def _create_stream(settings: Settings, stream: str) -> None:
+    """The run's stream, of one shard (1,000 records/s, far above a live run's rate).
+
+    One shard keeps the history's time order all the way to the watermark. The Flink Kinesis
+    connector's watermark is per subtask, over all the shards that subtask reads, and it hands shards
+    to subtasks by hash, so two shards can land on one subtask even at a parallelism of two. The
+    history goes by at hundreds of event-seconds a second: two shards read a few tens of
+    milliseconds apart would then make the slower one's records late for their windows."""
     kinesis = client(settings, "kinesis")
     try:
-        kinesis.create_stream(StreamName=stream, ShardCount=settings.shard_count)
+        kinesis.create_stream(StreamName=stream, ShardCount=1)
         kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
     except (ClientError, BotoCoreError) as exc:
         raise WorkbenchError(f"cannot create the live run's stream {stream!r}: {exc}",

@@ -82,7 +82,10 @@ def test_live_outage_alerts_once_each_way_and_a_quiet_run_alerts_never(live_sett
     # The incident starts within a minute; that minute's few failures may or may not flag it.
     first_minute = dt.datetime.fromisoformat(truth["start_minute"])
     assert opened.start in {f"{m:%Y-%m-%dT%H:%M}:00Z" for m in (first_minute, first_minute + dt.timedelta(minutes=1))}
-    assert "5xx rate" in opened.evidence
+    # An outage starting late in a minute may open on its p95 alone (its 5xx rate qualifies a minute
+    # later, seen in CI); the resolved message sums up the whole incident, both signals.
+    assert "5xx rate" in opened.evidence or "p95" in opened.evidence
+    assert "5xx rate" in resolved.evidence and "p95" in resolved.evidence
     samples = opened.message["sample_logs"]
     assert len(samples) == 5 and all(line.split()[1].startswith("5") for line in samples), samples
     assert opened.message["missing"] == []

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.stack
 BASE = dt.datetime(2026, 11, 27, 6, 0)  # in the past: no stamp is capped as clock skew
 SPEED = 6  # event time runs six times faster than the clock: a minute every 10 s
 PRODUCE_S = 45
+BOUND_S = 120  # event-time seconds: 20 s of the clock
 
 
 
@@ -37,11 +38,14 @@ def _adjacent_open_pair(kinesis, stream: str) -> tuple[str, str]:
 
 
 def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, unique_name):
-    # Event time runs SPEED times faster than the clock, so the job's two real-time tolerances are
-    # scaled alike: the watermark bound (the default's 5 s of lateness) and the source idle timeout
-    # (a subtask without records for 5 s stops holding the watermark back). Unscaled, a 5 s pause
-    # of one reader on this 2-core machine (a slow GetRecords, the JVM, the rest of the stack) is
-    # 30 s of event time, and its shard's records turn late while the other subtask runs ahead.
+    # Event time runs SPEED times faster than the clock, so the job's real-time tolerances are scaled:
+    # the source idle timeout (a subtask without records for 5 s stops holding the watermark back)
+    # by SPEED, and the watermark bound to two minutes of event time (20 s of the clock). The
+    # connector's watermark is per subtask, over every shard that subtask reads, and it hands
+    # shards to subtasks by hash: two shards on one subtask whose
+    # readers drift a few seconds apart on this 2-core machine (seen in CI: read, but late for the
+    # first minute) turn the slower one's records late. This test is about resharding; a reader's
+    # drift is the bound's business.
     settings = stack.model_copy(update={"flink_source_idle_timeout_s": stack.flink_source_idle_timeout_s * SPEED})
     kinesis = aws.client(settings, "kinesis")
     kinesis.create_stream(StreamName=unique_name, ShardCount=2)
@@ -73,7 +77,7 @@ def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, uniqu
     producer = threading.Thread(target=produce, daemon=True)
     try:
         run = windows.run_job(settings, name=unique_name, stream=unique_name, parallelism=2,
-                              watermark_bound_s=settings.watermark_bound_s * SPEED, say=lambda _: None)
+                              watermark_bound_s=BOUND_S, say=lambda _: None)
         producer.start()
         time.sleep(PRODUCE_S / 3)
         parent = "shardId-000000000000"
@@ -86,7 +90,7 @@ def test_a_live_job_counts_every_record_through_a_split_and_a_merge(stack, uniqu
         producer.join(timeout=30)
         assert not errors, errors
         last = max(minute for _, minute in sent)
-        closer = last + dt.timedelta(minutes=3)  # moves the watermark past every minute sent
+        closer = last + dt.timedelta(seconds=BOUND_S + 120)  # moves the watermark past every minute sent
         kinesis.put_records(StreamName=unique_name, Records=[{"Data": json.dumps({
             "timestamp": closer.isoformat(timespec="milliseconds") + "Z", "service": f"{unique_name}-z",
             "status": 200, "message": "closer", "latency_ms": 1}).encode(), "PartitionKey": f"z{k}"}
