@@ -72,11 +72,13 @@ def run_merged(settings: Settings, configs: Sequence[GeneratorConfig], *, stream
     """
     if not all(c.backfill for c in configs):
         raise ValueError("only backfills (start and end) can be merged; live runs are paced by the clock")
+    # One PutRecords call at a time: calls in flight side by side could arrive out of order.
     return _send(settings, configs, stream=stream, concurrency=1, progress=False, say=say)
 
 
 def _timestamp(event: LogEvent) -> str:
-    # Timestamps share one fixed format, so comparing the strings compares the times.
+    # The generator writes every timestamp in one fixed format, so comparing the strings compares the
+    # times. A malformed record has none; it goes out when it comes up (it never moves a watermark).
     return event.record["timestamp"] if event.record is not None else ""
 
 

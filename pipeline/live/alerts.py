@@ -164,11 +164,12 @@ def watch(settings: Settings, interval_s: float | None = None, cycles: int | Non
     channel = ensure_channel(settings)
     say(f"watching {source_name(settings)} every {interval:g} s; alerts go to {channel.topic_arn}")
     sent, done = 0, 0
-    last_note = [""]
+    last_note = ""
 
     def note(line: str) -> None:  # a line when the judged minute (or what was found in it) changes
-        if line != last_note[0]:
-            last_note[0] = line
+        nonlocal last_note
+        if line != last_note:
+            last_note = line
             say(line)
 
     while cycles is None or done < cycles:
